@@ -1,0 +1,27 @@
+/* Exceptions: every one that reaches C is fatal and reported to the VMM. */
+#include <gk/arch.h>
+#include <gk/assert.h>
+#include <gk/x86.h>
+
+static const char *const traps_names[TRAP_VECTORS] = {
+	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
+	"#DF", "CSO", "#TS", "#NP", "#SS", "#GP", "#PF", "#15",
+	"#MF", "#AC", "#MC", "#XM", "#VE", "#CP", "#22", "#23",
+	"#24", "#25", "#26", "#27", "#HV", "#VC", "#SX", "#31",
+};
+
+static int traps_depth;
+
+void traps_handle(struct trap_frame *f)
+{
+	unsigned v = (unsigned)f->vector;
+
+	if (traps_depth++) /* faulted while reporting a fault: give up quietly */
+		x86_halt_forever();
+	kassert_fail(__FILE__, __LINE__,
+		     "exception %u (%s) err=0x%lx rip=0x%lx cr2=0x%lx cpl=%lu rsp=0x%lx",
+		     v, v < TRAP_VECTORS ? traps_names[v] : "?",
+		     (unsigned long)f->error, (unsigned long)f->rip,
+		     (unsigned long)read_cr2(), (unsigned long)(f->cs & 3),
+		     (unsigned long)f->rsp);
+}

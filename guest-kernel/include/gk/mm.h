@@ -1,0 +1,103 @@
+/*
+ * Physical frames and page tables.
+ *
+ * Virtual layout (one address space, shared by kernel and ring 3):
+ *
+ *   0                  identity map of RAM (va == pa), P|W|U.  With 1 GiB
+ *                      pages (CPUID) it covers RAM rounded up to whole GiBs:
+ *                      a stray access past RAM is then an MMIO exit that the
+ *                      VMM reports, not a #PF.  Without them, 2 MiB pages
+ *                      cover exactly RAM.  The kernel image, its statics, the
+ *                      page tables and all frames live here.
+ *   MM_WORKLOAD_BASE   workload memory (mm_map_user), 2 MiB pages where
+ *   (1 TiB)            va and length allow, 4 KiB pages for a tail.
+ *
+ * The U bit is set everywhere: a library OS, ring 3 may use the kernel.
+ * SMEP/SMAP stay off.
+ */
+#ifndef GK_MM_H
+#define GK_MM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <gk/bootinfo.h>
+
+#define MM_WORKLOAD_BASE 0x10000000000ull
+
+/* ---- mm/frame.c: frames in 2 MiB chunks, 4 KiB frames carved on demand */
+
+/* Free every whole 2 MiB chunk of bi's RAM above reserved_end, minus the FDT. */
+void frame_init(const struct bootinfo *bi, uint64_t reserved_end);
+
+/* A 2 MiB-aligned chunk (contents undefined), or 0 when none is left. */
+uint64_t frame_alloc_2m(void);
+void frame_free_2m(uint64_t pa);
+
+/* A zeroed 4 KiB frame, or 0 when memory is exhausted. */
+uint64_t frame_alloc_4k(void);
+void frame_free_4k(uint64_t pa);
+
+/* Bytes still allocatable as whole 2 MiB chunks. */
+uint64_t frame_free_bytes(void);
+
+/* Whether n2m chunks and then n4k 4 KiB frames can still be allocated. */
+bool frame_can_alloc(uint64_t n2m, uint64_t n4k);
+
+/* ---- mm/pgtable.c: 4-level page tables; all PTE writes go through here */
+
+/* Levels as in walk(): 1 = PTE (4 KiB), 2 = PDE (2 MiB), 3 = PDPTE (1 GiB). */
+#define PT_LEVEL_4K 1
+#define PT_LEVEL_2M 2
+#define PT_LEVEL_1G 3
+
+/* The kernel's PML4 (valid after mm_init). */
+extern uint64_t *pt_kernel_pml4;
+
+/*
+ * Pointer to va's entry at level in pml4's tree.  With alloc, missing
+ * intermediate tables are created (zeroed frames).  NULL if a table is
+ * missing (alloc false), memory ran out, or a larger page covers va.
+ */
+uint64_t *pt_walk(uint64_t *pml4, uint64_t va, int level, bool alloc);
+
+/*
+ * The one place a PTE is written: *ptep = val, then invlpg(va) if the old
+ * entry was present (new mappings need no flush).
+ */
+void pt_write(uint64_t *ptep, uint64_t val, uint64_t va);
+
+/* Map one page of the level's size at va -> pa with flags; -1 if va is already mapped or no memory. */
+int pt_map(uint64_t *pml4, uint64_t va, uint64_t pa, int level, uint64_t flags);
+
+/* Unmap the page of the level's size at va (with invlpg); its pa, or 0 if none was mapped. */
+uint64_t pt_unmap(uint64_t *pml4, uint64_t va, int level);
+
+/* ---- mm/mm.c: address-space setup and workload memory */
+
+/* End of what mm_boot() identity-maps: 1 GiB, or 2 MiB without 1 GiB pages. */
+extern uint64_t mm_boot_end;
+
+/*
+ * Switch to the kernel's page tables (static, in .bss) mapping [0,
+ * mm_boot_end) with the U bit: enough for the kernel image and the FDT, so
+ * ring 3 can parse the FDT before RAM's size is known.  A few stores.
+ */
+void mm_boot(void);
+
+/* Extend the identity map to all of bi's RAM.  CPL0, after mm_boot and frame_init. */
+void mm_init(const struct bootinfo *bi);
+
+/*
+ * Back [va, va+len) with fresh frames, P|W|U.  va and len 4 KiB-aligned.
+ * Returns 0, or -1 when memory ran out (what was mapped stays mapped).
+ */
+int mm_map_user(uint64_t va, uint64_t len);
+
+/* Unmap [va, va+len) mapped by mm_map_user and free its frames. */
+void mm_unmap_user(uint64_t va, uint64_t len);
+
+/* Whether mm_map_user(va, len) can succeed (page tables included). */
+bool mm_can_map(uint64_t va, uint64_t len);
+
+#endif

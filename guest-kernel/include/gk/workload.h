@@ -1,0 +1,45 @@
+/*
+ * Workloads, chosen by the bootargs: `workload=NAME key=value ...`
+ * (default: hello).  A workload's main runs at CPL0, parses its parameters,
+ * prepares memory, and runs its measured part at CPL3 with user_run().
+ * It returns the VM's exit code: 0 when its own checks hold, else 1.
+ */
+#ifndef GK_WORKLOAD_H
+#define GK_WORKLOAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define WL_ARGS_MAX 16
+
+/* The key=value parameters after workload= (pointers into a kernel buffer). */
+struct wl_args {
+	int n;
+	const char *key[WL_ARGS_MAX];
+	const char *val[WL_ARGS_MAX];
+};
+
+struct workload {
+	const char *name;
+	const char *usage;              /* e.g. "n=N cpl=0|3" */
+	const char *const *params;      /* accepted keys, NULL-terminated */
+	int (*main)(const struct wl_args *a);
+};
+
+extern const struct workload wl_hello, wl_exitloop, wl_memtest, wl_fault;
+
+/* Parse the bootargs, run the chosen workload; its exit code. */
+int workload_dispatch(const char *bootargs);
+
+/* The value of key, or NULL. */
+const char *wl_arg(const struct wl_args *a, const char *key);
+
+/*
+ * key's value as an unsigned number (strtoul base 0; with sizes, a K/M/G
+ * suffix multiplies by 2^10/2^20/2^30) in [min, max], or def when absent.
+ * 0 on success; on a bad value prints one line and returns -1.
+ */
+int wl_arg_u64(const struct wl_args *a, const char *wl, const char *key,
+	       uint64_t def, uint64_t min, uint64_t max, bool sizes, uint64_t *out);
+
+#endif

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+#include "mmu/guestmem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int guestmem_init(struct guestmem *gm, uint64_t size)
+{
+	int ret;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+	if (size == 0 || size % (uint64_t)sysconf(_SC_PAGESIZE))
+		return -EINVAL;
+
+	gm->memfd = memfd_create("pagevisor-ram", MFD_CLOEXEC);
+	if (gm->memfd < 0) {
+		ret = -errno;
+		fprintf(stderr, "vmm: memfd_create: %s\n", strerror(errno));
+		return ret;
+	}
+	if (ftruncate(gm->memfd, (off_t)size) < 0) {
+		ret = -errno;
+		fprintf(stderr, "vmm: ftruncate guest RAM to %llu bytes: %s\n",
+			(unsigned long long)size, strerror(errno));
+		goto err_close;
+	}
+	gm->guest_map = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_NORESERVE, gm->memfd, 0);
+	if (gm->guest_map == MAP_FAILED) {
+		ret = -errno;
+		fprintf(stderr, "vmm: mmap guest RAM: %s\n", strerror(errno));
+		goto err_close;
+	}
+	gm->alias = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_NORESERVE, gm->memfd, 0);
+	if (gm->alias == MAP_FAILED) {
+		ret = -errno;
+		fprintf(stderr, "vmm: mmap guest RAM alias: %s\n", strerror(errno));
+		goto err_unmap;
+	}
+	gm->size = size;
+	return 0;
+
+err_unmap:
+	munmap(gm->guest_map, size);
+err_close:
+	close(gm->memfd);
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+	return ret;
+}
+
+void guestmem_destroy(struct guestmem *gm)
+{
+	if (gm->size == 0)      /* never initialised, or already destroyed */
+		return;
+	munmap(gm->alias, gm->size);
+	munmap(gm->guest_map, gm->size);
+	close(gm->memfd);
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+}
+
+bool guestmem_range_ok(uint64_t size, uint64_t gpa, uint64_t len)
+{
+	uint64_t end;
+
+	if (__builtin_add_overflow(gpa, len, &end))
+		return false;
+	return end <= size;
+}
+
+void *guestmem_hva(const struct guestmem *gm, uint64_t gpa, uint64_t len)
+{
+	if (!gm->alias || !guestmem_range_ok(gm->size, gpa, len))
+		return NULL;
+	return gm->alias + gpa;
+}

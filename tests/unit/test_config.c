@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/* Option and size parsing. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pagevisor/abi.h"
+#include "testutil.h"
+#include "vmm/config.h"
+
+/* Parse a NULL-terminated argv; the message written to err lands in @msg. */
+static int parse(struct vm_config *cfg, char *msg, size_t msglen, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	va_list ap;
+	FILE *out = fopen("/dev/null", "w");
+	FILE *err = fmemopen(msg, msglen, "w");
+	int ret;
+
+	va_start(ap, msglen);
+	argv[argc++] = "vmm";
+	for (char *a; (a = va_arg(ap, char *)) != NULL;)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	memset(msg, 0, msglen);
+	ret = config_parse(cfg, argc, argv, out, err);
+	fclose(err);
+	fclose(out);
+	return ret;
+}
+
+START_TEST(size_suffixes)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(config_parse_size("4096", &v), 0);
+	ck_assert_uint_eq(v, 4096);
+	ck_assert_int_eq(config_parse_size("64K", &v), 0);
+	ck_assert_uint_eq(v, 64 << 10);
+	ck_assert_int_eq(config_parse_size("256M", &v), 0);
+	ck_assert_uint_eq(v, 256ull << 20);
+	ck_assert_int_eq(config_parse_size("2g", &v), 0);
+	ck_assert_uint_eq(v, 2ull << 30);
+	ck_assert_int_eq(config_parse_size("1GiB", &v), 0);
+	ck_assert_uint_eq(v, 1ull << 30);
+	ck_assert_int_eq(config_parse_size("3T", &v), 0);
+	ck_assert_uint_eq(v, 3ull << 40);
+}
+END_TEST
+
+START_TEST(size_malformed)
+{
+	uint64_t v = 7;
+
+	ck_assert_int_eq(config_parse_size("", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("M", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("-1M", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("1.5G", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("12X", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("12MM", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size(" 12M", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("0", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("0M", &v), -EINVAL);
+	ck_assert_uint_eq(v, 7);        /* untouched on error */
+}
+END_TEST
+
+START_TEST(size_overflow)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(config_parse_size("18446744073709551615", &v), 0);
+	ck_assert_uint_eq(v, UINT64_MAX);
+	ck_assert_int_eq(config_parse_size("18446744073709551616", &v), -ERANGE);
+	ck_assert_int_eq(config_parse_size("99999999999999999999999", &v), -ERANGE);
+	ck_assert_int_eq(config_parse_size("17179869184G", &v), -ERANGE); /* 2^34 * 2^30 */
+	ck_assert_int_eq(config_parse_size("16777216T", &v), -ERANGE);    /* 2^24 * 2^40 */
+}
+END_TEST
+
+START_TEST(memory_rules)
+{
+	char msg[256];
+	FILE *err = fmemopen(msg, sizeof(msg), "w");
+
+	ck_assert_int_eq(config_check_memory(256ull << 20, 1ull << 40, err), 0);
+	ck_assert_int_eq(config_check_memory(PV_RAM_MIN, 1ull << 40, err), 0);
+	ck_assert_int_eq(config_check_memory((256ull << 20) + 4096, 1ull << 40, err), -EINVAL);
+	ck_assert_int_eq(config_check_memory(2ull << 20, 1ull << 40, err), -EINVAL);
+	ck_assert_int_eq(config_check_memory(PV_RAM_MAX + (2ull << 20), 1ull << 40, err), -E2BIG);
+	ck_assert_int_eq(config_check_memory(8ull << 30, 4ull << 30, err), -E2BIG);
+	fclose(err);
+}
+END_TEST
+
+START_TEST(defaults_and_image)
+{
+	struct vm_config cfg;
+	char msg[256];
+
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "guest.elf", NULL), CONFIG_RUN);
+	ck_assert_str_eq(cfg.image, "guest.elf");
+	ck_assert_uint_eq(cfg.mem_size, 256ull << 20);
+	ck_assert_uint_eq(cfg.cpus, 1);
+	ck_assert_str_eq(cfg.cmdline, "");
+	ck_assert_ptr_null(cfg.stats_path);
+	ck_assert(!cfg.quiet);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(all_options)
+{
+	struct vm_config cfg;
+	char msg[256];
+
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "-m", "1G", "--cpus", "1", "--stats", "-",
+			       "-q", "--cmdline", "workload=hello", "img", NULL), CONFIG_RUN);
+	ck_assert_uint_eq(cfg.mem_size, 1ull << 30);
+	ck_assert_str_eq(cfg.stats_path, "-");
+	ck_assert(cfg.quiet);
+	ck_assert_str_eq(cfg.cmdline, "workload=hello");
+	ck_assert_str_eq(cfg.image, "img");
+	config_free(&cfg);
+
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--memory=64M", "img", "--",
+			       "workload=exitloop", "n=5", NULL), CONFIG_RUN);
+	ck_assert_uint_eq(cfg.mem_size, 64ull << 20);
+	ck_assert_str_eq(cfg.cmdline, "workload=exitloop n=5");
+	config_free(&cfg);
+
+	/* options after the image; "--" guest words that look like options */
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "img", "-q", "--stats", "s.json", "--",
+			       "-m", "x", NULL), CONFIG_RUN);
+	ck_assert_str_eq(cfg.image, "img");
+	ck_assert(cfg.quiet);
+	ck_assert_str_eq(cfg.stats_path, "s.json");
+	ck_assert_uint_eq(cfg.mem_size, 256ull << 20);
+	ck_assert_str_eq(cfg.cmdline, "-m x");
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(help_and_version)
+{
+	struct vm_config cfg;
+	char msg[256];
+
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--help", NULL), CONFIG_DONE);
+	config_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--version", NULL), CONFIG_DONE);
+	config_free(&cfg);
+}
+END_TEST
+
+/* Each bad command line is refused with one line naming the problem. */
+START_TEST(bad_usage)
+{
+	static const struct {
+		const char *argv[6];
+		const char *needle;
+	} cases[] = {
+		{ { NULL }, "no guest image" },
+		{ { "--bogus", "img", NULL }, "unknown option '--bogus'" },
+		{ { "-z", "img", NULL }, "unknown option '-z'" },
+		{ { "img", "-m", NULL }, "needs an argument" },
+		{ { "a.elf", "b.elf", NULL }, "unexpected argument 'b.elf'" },
+		{ { "-m", NULL }, "needs an argument" },
+		{ { "-m", "12X", "img", NULL }, "--memory '12X'" },
+		{ { "-m", "99999999999999999999G", "img", NULL }, "too large" },
+		{ { "-c", "0", "img", NULL }, "--cpus '0'" },
+		{ { "-c", "two", "img", NULL }, "--cpus 'two'" },
+		{ { "-c", "2", "img", NULL }, "only 1 vCPU" },
+		{ { "--stats=", "img", NULL }, "--stats needs a file" },
+		{ { "--cmdline", "a", "img", "--", "b", NULL }, "not both" },
+		{ { "img", "extra", NULL }, "unexpected argument 'extra'" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[8] = { "vmm" };
+		int argc = 1;
+		struct vm_config cfg;
+		char msg[256] = "";
+		FILE *err = fmemopen(msg, sizeof(msg), "w");
+		FILE *out = fopen("/dev/null", "w");
+
+		for (int k = 0; cases[i].argv[k]; k++)
+			argv[argc++] = (char *)cases[i].argv[k];
+		ck_assert_int_eq(config_parse(&cfg, argc, argv, out, err), -EINVAL);
+		fclose(err);
+		fclose(out);
+		ck_assert_msg(strstr(msg, cases[i].needle), "case %zu: '%s' lacks '%s'", i, msg,
+			      cases[i].needle);
+		ck_assert_msg(strchr(msg, '\n') == msg + strlen(msg) - 1,
+			      "case %zu: not exactly one line: '%s'", i, msg);
+		config_free(&cfg);
+	}
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, size_suffixes);
+	tcase_add_test(tc, size_malformed);
+	tcase_add_test(tc, size_overflow);
+	tcase_add_test(tc, memory_rules);
+	tcase_add_test(tc, defaults_and_image);
+	tcase_add_test(tc, all_options);
+	tcase_add_test(tc, help_and_version);
+	tcase_add_test(tc, bad_usage);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return testutil_run(config_suite());
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* The JSON writer: structure, commas, escaping, fixed-point numbers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "vmm/json.h"
+
+/* Squeeze out the writer's newlines and indentation for comparison. */
+static void squeeze(char *s)
+{
+	char *d = s;
+	int in_str = 0;
+
+	for (; *s; s++) {
+		if (*s == '"' && (s == d || s[-1] != '\\'))
+			in_str = !in_str;
+		if (!in_str && (*s == '\n' || *s == ' '))
+			continue;
+		*d++ = *s;
+	}
+	*d = '\0';
+}
+
+START_TEST(structure)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct json j;
+
+	json_init(&j, f);
+	json_obj_begin(&j, NULL);
+	json_u64(&j, "a", 1);
+	json_obj_begin(&j, "o");
+	json_obj_end(&j);
+	json_arr_begin(&j, "arr");
+	json_u64(&j, NULL, 18446744073709551615ull);
+	json_i64(&j, NULL, -5);
+	json_obj_begin(&j, NULL);
+	json_str(&j, "k", "v");
+	json_obj_end(&j);
+	json_arr_end(&j);
+	json_arr_begin(&j, "empty");
+	json_arr_end(&j);
+	json_obj_end(&j);
+	ck_assert_int_eq(json_finish(&j), 0);
+	fclose(f);
+	squeeze(buf);
+	ck_assert_str_eq(buf, "{\"a\":1,\"o\":{},\"arr\":[18446744073709551615,-5,{\"k\":\"v\"}],"
+			 "\"empty\":[]}");
+	free(buf);
+}
+END_TEST
+
+START_TEST(escaping)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	json_write_string(f, "q\"b\\n\nt\t\x01\x7f" "é");
+	fclose(f);
+	ck_assert_str_eq(buf, "\"q\\\"b\\\\n\\nt\\t\\u0001\\u007f" "é\"");
+	free(buf);
+}
+END_TEST
+
+START_TEST(fixed_point)
+{
+	static const struct { int64_t v; unsigned d; const char *want; } cases[] = {
+		{ 11288600, 3, "11288.600" }, { 5, 3, "0.005" }, { -1234, 2, "-12.34" },
+		{ 0, 1, "0.0" }, { 42, 0, "42" }, { INT64_MIN, 1, "-922337203685477580.8" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		struct json j;
+
+		json_init(&j, f);
+		json_arr_begin(&j, NULL);
+		json_fixed(&j, NULL, cases[i].v, cases[i].d);
+		json_arr_end(&j);
+		ck_assert_int_eq(json_finish(&j), 0);
+		fclose(f);
+		squeeze(buf);
+		buf[strlen(buf) - 1] = '\0';
+		ck_assert_str_eq(buf + 1, cases[i].want);
+		free(buf);
+	}
+}
+END_TEST
+
+START_TEST(misuse_reported)
+{
+	FILE *f = fopen("/dev/null", "w");
+	struct json j;
+
+	json_init(&j, f);
+	json_obj_begin(&j, NULL);
+	ck_assert_int_ne(json_finish(&j), 0);   /* unclosed */
+	json_init(&j, f);
+	json_obj_end(&j);
+	ck_assert_int_ne(json_finish(&j), 0);   /* closed too often */
+	fclose(f);
+}
+END_TEST
+
+static Suite *json_suite(void)
+{
+	Suite *s = suite_create("json");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, structure);
+	tcase_add_test(tc, escaping);
+	tcase_add_test(tc, fixed_point);
+	tcase_add_test(tc, misuse_reported);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return testutil_run(json_suite());
+}

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmm/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pagevisor/abi.h"
+#include "pv_version.h"
+
+enum { OPT_CMDLINE = 0x100, OPT_STATS, OPT_VERSION };
+
+static const struct option config_options[] = {
+	{ "memory",  required_argument, NULL, 'm' },
+	{ "cpus",    required_argument, NULL, 'c' },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "stats",   required_argument, NULL, OPT_STATS },
+	{ "quiet",   no_argument,       NULL, 'q' },
+	{ "help",    no_argument,       NULL, 'h' },
+	{ "version", no_argument,       NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void config_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vmm [options] IMAGE [options] [-- GUEST ARGS...]\n"
+		"Boot IMAGE (an x86-64 ELF64 kernel) in a KVM virtual machine.\n"
+		"\n"
+		"  -m, --memory SIZE   guest RAM, a multiple of 2M (K/M/G suffix; default 256M)\n"
+		"  -c, --cpus N        number of vCPUs (default 1; only 1 is supported)\n"
+		"      --cmdline STR   guest command line (or give it after --)\n"
+		"      --stats FILE    write counters as JSON to FILE at exit ('-': stdout)\n"
+		"  -q, --quiet         no counters table at exit\n"
+		"  -h, --help          this text\n"
+		"      --version       print the version\n"
+		"\n"
+		"Exit status: the guest's own exit code; %d for bad usage or input;\n"
+		"%d when the VM failed (guest assertion or exception, triple fault,\n"
+		"KVM error).\n", PV_STATUS_USAGE, PV_STATUS_VM_FAILED);
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0, mult = 1;
+	const char *p = s;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+			return -ERANGE;
+	}
+	switch (*p) {
+	case 'k': case 'K': mult = 1ull << 10; p++; break;
+	case 'm': case 'M': mult = 1ull << 20; p++; break;
+	case 'g': case 'G': mult = 1ull << 30; p++; break;
+	case 't': case 'T': mult = 1ull << 40; p++; break;
+	default: break;
+	}
+	if (mult > 1 && *p == 'i' && p[1] == 'B')
+		p += 2;
+	else if (*p == 'B' || *p == 'b')
+		p++;
+	if (*p)
+		return -EINVAL;
+	if (__builtin_mul_overflow(v, mult, &v))
+		return -ERANGE;
+	if (v == 0)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+uint64_t config_host_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || psz <= 0)
+		return UINT64_MAX;
+	return (uint64_t)pages * (uint64_t)psz;
+}
+
+int config_check_memory(uint64_t size, uint64_t host_bytes, FILE *err)
+{
+	if (size % PV_RAM_ALIGN) {
+		fprintf(err, "vmm: --memory %llu bytes is not a multiple of 2M\n",
+			(unsigned long long)size);
+		return -EINVAL;
+	}
+	if (size < PV_RAM_MIN) {
+		fprintf(err, "vmm: --memory %lluK is too small: the guest needs at least %lluM\n",
+			(unsigned long long)(size >> 10),
+			(unsigned long long)(PV_RAM_MIN >> 20));
+		return -EINVAL;
+	}
+	if (size > PV_RAM_MAX) {
+		fprintf(err, "vmm: --memory %lluM is more than the %lluG the boot map covers\n",
+			(unsigned long long)(size >> 20),
+			(unsigned long long)(PV_RAM_MAX >> 30));
+		return -E2BIG;
+	}
+	if (size > host_bytes) {
+		fprintf(err, "vmm: --memory %lluM is more than this host's %lluM of RAM\n",
+			(unsigned long long)(size >> 20),
+			(unsigned long long)(host_bytes >> 20));
+		return -E2BIG;
+	}
+	return 0;
+}
+
+static int config_parse_cpus(const char *s, unsigned *out, FILE *err)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || errno || v == 0 || v > 256) {
+		fprintf(err, "vmm: --cpus '%s': expected a number from 1 to 256\n", s);
+		return -EINVAL;
+	}
+	if (v > 1) {
+		fprintf(err, "vmm: --cpus %lu: only 1 vCPU is supported so far\n", v);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Join argv[from..argc) with single spaces into a malloc'd string. */
+static char *config_join(int argc, char **argv, int from)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = from; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = malloc(len);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	for (int i = from; i < argc; i++) {
+		if (i > from)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *err)
+{
+	const char *cmdline = NULL;
+	int opt, ret, dd;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_size = CONFIG_DEFAULT_MEM;
+	cfg->cpus = 1;
+
+	/*
+	 * Options may come before or after IMAGE; everything after the first
+	 * "--" belongs to the guest, so getopt only sees what comes before it.
+	 */
+	for (dd = 1; dd < argc && strcmp(argv[dd], "--") != 0; dd++)
+		;
+	optind = 0;     /* full reinitialisation of getopt: config_parse may run twice */
+	opterr = 0;
+	while ((opt = getopt_long(dd, argv, ":m:c:qh", config_options, NULL)) != -1) {
+		switch (opt) {
+		case 'm':
+			ret = config_parse_size(optarg, &cfg->mem_size);
+			if (ret) {
+				fprintf(err, "vmm: --memory '%s': %s\n", optarg, ret == -ERANGE ?
+					"too large" : "expected a size such as 256M or 1G");
+				return -EINVAL;
+			}
+			break;
+		case 'c':
+			if (config_parse_cpus(optarg, &cfg->cpus, err))
+				return -EINVAL;
+			break;
+		case OPT_CMDLINE:
+			cmdline = optarg;
+			break;
+		case OPT_STATS:
+			if (!*optarg) {
+				fprintf(err, "vmm: --stats needs a file name ('-' for stdout)\n");
+				return -EINVAL;
+			}
+			cfg->stats_path = optarg;
+			break;
+		case 'q':
+			cfg->quiet = true;
+			break;
+		case 'h':
+			config_usage(out);
+			return CONFIG_DONE;
+		case OPT_VERSION:
+			fprintf(out, "vmm (pagevisor) %s, guest ABI %u\n", PV_VERSION_STRING,
+				PV_ABI_VERSION);
+			return CONFIG_DONE;
+		case ':':
+			fprintf(err, "vmm: option '%s' needs an argument (see --help)\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		default:
+			if (optopt && optopt < 0x100)
+				fprintf(err, "vmm: unknown option '-%c' (see --help)\n", optopt);
+			else
+				fprintf(err, "vmm: unknown option '%s' (see --help)\n",
+					argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind >= dd) {
+		fprintf(err, "vmm: no guest image given (see --help)\n");
+		return -EINVAL;
+	}
+	cfg->image = argv[optind++];
+	if (optind < dd) {
+		fprintf(err, "vmm: unexpected argument '%s' (one image; guest arguments go after --)\n",
+			argv[optind]);
+		return -EINVAL;
+	}
+	if (cmdline && dd + 1 < argc) {
+		fprintf(err, "vmm: give the guest command line either with --cmdline or after --, not both\n");
+		return -EINVAL;
+	}
+	cfg->cmdline = cmdline ? strdup(cmdline) : config_join(argc, argv, dd + 1);
+	if (!cfg->cmdline) {
+		fprintf(err, "vmm: out of memory\n");
+		return -ENOMEM;
+	}
+	return CONFIG_RUN;
+}
+
+void config_free(struct vm_config *cfg)
+{
+	free(cfg->cmdline);
+	cfg->cmdline = NULL;
+}

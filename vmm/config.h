@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Command line -> struct vm_config, with one clear message per bad input. */
+#ifndef PV_VMM_CONFIG_H
+#define PV_VMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_MEM (256ull << 20)
+
+struct vm_config {
+	const char *image;      /* path of the guest image */
+	uint64_t mem_size;      /* bytes of guest RAM */
+	unsigned cpus;
+	char *cmdline;          /* guest command line, malloc'd ("" when none) */
+	const char *stats_path; /* NULL: no JSON; "-": stdout */
+	bool quiet;
+};
+
+/* What config_parse() decided. */
+enum config_action {
+	CONFIG_RUN,             /* boot the guest */
+	CONFIG_DONE,            /* --help or --version was printed */
+};
+
+/*
+ * Parse argv (getopt_long; restarts getopt) into @cfg.  Returns a
+ * config_action, or -EINVAL after printing one line naming the problem to
+ * @err.  Help and version go to @out.
+ */
+int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *err);
+
+/* Free what config_parse() allocated. */
+void config_free(struct vm_config *cfg);
+
+/*
+ * Parse a size: decimal digits with an optional K, M, G or T suffix (binary
+ * units, either case, optional trailing "B" or "iB").  Returns 0, -EINVAL for
+ * malformed text or zero, -ERANGE for values over 2^64-1.
+ */
+int config_parse_size(const char *s, uint64_t *out);
+
+/*
+ * Check a guest RAM size against the ABI (a multiple of 2 MiB, between
+ * PV_RAM_MIN and PV_RAM_MAX) and the host's @host_bytes of RAM.  Returns 0,
+ * or -EINVAL / -E2BIG after printing one line to @err.
+ */
+int config_check_memory(uint64_t size, uint64_t host_bytes, FILE *err);
+
+/* Bytes of RAM on this host (sysconf). */
+uint64_t config_host_memory(void);
+
+#endif

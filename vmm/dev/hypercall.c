@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Our hypercall ports.  Each takes a 32-bit write: an exit code, or the gpa
+ * of an argument struct.  The struct is copied out of guest RAM once (the
+ * guest may change it behind our back), validated, and its OUT fields are
+ * written back through the same checked translation.  A bad request is
+ * counted in hc.bad and otherwise ignored: never a crash, never a write
+ * outside guest RAM.
+ */
+#include "vmm/dev/devices.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "pagevisor/abi.h"
+#include "vmm/vm.h"
+
+/* Copy @len bytes at @gpa into @dst; false (and counted) when outside RAM. */
+static bool hc_copy_in(struct vm *vm, void *dst, uint64_t gpa, size_t len)
+{
+	const void *src = guestmem_hva(&vm->mem, gpa, len);
+
+	if (!src) {
+		atomic_fetch_add(&vm->hc.bad, 1);
+		return false;
+	}
+	memcpy(dst, src, len);
+	return true;
+}
+
+/* Write an OUT field back at @gpa + @off. */
+static void hc_copy_out(struct vm *vm, uint64_t gpa, size_t off, const void *src, size_t len)
+{
+	void *dst = guestmem_hva(&vm->mem, gpa + off, len);
+
+	if (dst)
+		memcpy(dst, src, len);
+}
+
+static void hc_report(struct vm *vm, uint64_t gpa)
+{
+	struct pv_report r;
+	int32_t status;
+	uint32_t accepted;
+
+	atomic_fetch_add(&vm->hc.report, 1);
+	if (!hc_copy_in(vm, &r, gpa, sizeof(r)))
+		return;
+	status = report_apply(&vm->reports, &r, &accepted);
+	if (status != PV_OK)
+		atomic_fetch_add(&vm->hc.bad, 1);
+	hc_copy_out(vm, gpa, offsetof(struct pv_report, status), &status, sizeof(status));
+	hc_copy_out(vm, gpa, offsetof(struct pv_report, accepted), &accepted, sizeof(accepted));
+}
+
+static void hc_assert(struct vm *vm, uint64_t gpa)
+{
+	struct pv_assert a;
+
+	atomic_fetch_add(&vm->hc.assert_fail, 1);
+	if (!hc_copy_in(vm, &a, gpa, sizeof(a))) {
+		vm_end(vm, VM_END_FAILED, PV_STATUS_VM_FAILED,
+		       "guest assertion failed (its report at gpa 0x%llx is outside RAM)",
+		       (unsigned long long)gpa);
+		return;
+	}
+	a.file[sizeof(a.file) - 1] = '\0';
+	a.msg[sizeof(a.msg) - 1] = '\0';
+	vm_end(vm, VM_END_FAILED, PV_STATUS_VM_FAILED, "guest assertion failed: %s:%u: %s",
+	       a.file, a.line, a.msg);
+}
+
+static void hc_puts(struct vm *vm, uint64_t gpa)
+{
+	struct pv_puts p;
+	int32_t status = PV_OK;
+
+	atomic_fetch_add(&vm->hc.puts, 1);
+	if (!hc_copy_in(vm, &p, gpa, sizeof(p)))
+		return;
+	if (p.version != PV_ABI_VERSION)
+		status = PV_EVERSION;
+	else if (p.len > PV_PUTS_MAX)
+		status = PV_EINVAL;
+	else
+		vm_console_write(vm, p.data, p.len);
+	if (status != PV_OK)
+		atomic_fetch_add(&vm->hc.bad, 1);
+	hc_copy_out(vm, gpa, offsetof(struct pv_puts, status), &status, sizeof(status));
+}
+
+static void hypercall_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct vm *vm = opaque;
+	uint32_t v;
+
+	if (!is_write)
+		return;         /* reads return 0 */
+	if (len != 4) {
+		atomic_fetch_add(&vm->hc.bad, 1);
+		return;
+	}
+	memcpy(&v, data, 4);
+	switch (PV_PORT_HC_BASE + off) {
+	case PV_HC_EXIT:
+		atomic_fetch_add(&vm->hc.exit, 1);
+		vm_end(vm, VM_END_GUEST, (int)(v & 0xff), "guest exited with code %u", v);
+		break;
+	case PV_HC_REPORT:
+		hc_report(vm, v);
+		break;
+	case PV_HC_ASSERT:
+		hc_assert(vm, v);
+		break;
+	case PV_HC_PUTS:
+		hc_puts(vm, v);
+		break;
+	default:
+		atomic_fetch_add(&vm->hc.bad, 1);
+		break;
+	}
+}
+
+int hypercall_register(struct vm *vm)
+{
+	return iobus_register(&vm->bus, IOBUS_PIO, PV_PORT_HC_BASE, PV_PORT_HC_COUNT,
+			      hypercall_io, vm, "hypercall");
+}

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pagevisor/abi.h"
+#include "pv_version.h"
+#include "vmm/boot.h"
+#include "vmm/dtb.h"
+#include "vmm/json.h"
+#include "vmm/kvm.h"
+#include "vmm/kvmstats.h"
+#include "vmm/vcpu.h"
+
+int vm_init(struct vm *vm, const struct vm_config *cfg, FILE *console)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = vm->vm_stats_fd = -1;
+	vm->console = console;
+	report_init(&vm->reports);
+
+	ret = guestmem_init(&vm->mem, cfg->mem_size);
+	if (ret)
+		return ret;
+	ret = serial_register(vm);
+	if (!ret)
+		ret = debugexit_register(vm);
+	if (!ret)
+		ret = hypercall_register(vm);
+	if (ret)
+		fprintf(stderr, "vmm: registering devices: %s\n", strerror(-ret));
+	return ret;
+}
+
+int vm_load_image(struct vm *vm, const void *image, size_t len, char *err, size_t errlen)
+{
+	int ret = elf_load(image, len, &vm->mem, &vm->image, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = boot_setup_memory(&vm->mem);
+	if (ret)
+		snprintf(err, errlen, "cannot build the boot page tables: %s", strerror(-ret));
+	return ret;
+}
+
+int vm_create_kvm(struct vm *vm)
+{
+	struct kvm_userspace_memory_region slot = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->mem.size,
+		.userspace_addr = (uintptr_t)vm->mem.guest_map,
+	};
+	int ret;
+
+	ret = kvm_open(&vm->kvm_fd);
+	if (ret)
+		return ret;
+	ret = kvm_ioctl_checked(vm->kvm_fd, KVM_CREATE_VM, NULL);
+	if (ret < 0)
+		return ret;
+	vm->vm_fd = ret;
+	/* Intel needs a TSS area for real mode; we never use it, keep it out of RAM's way */
+	ret = kvm_ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)0xfffbd000ul);
+	if (ret < 0 && ret != -ENOTTY && ret != -EINVAL)
+		fprintf(stderr, "vmm: KVM_SET_TSS_ADDR: %s (ignored)\n", strerror(-ret));
+	ret = kvm_ioctl_checked(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot);
+	if (ret < 0)
+		return ret;
+	vm->vm_stats_fd = kvmstats_open(vm->vm_fd);
+
+	vm->nr_vcpus = vm->cfg->cpus;
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_create(vm, &vm->vcpus[i], (int)i);
+		if (ret)
+			return ret;
+	}
+	ret = kvm_ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, NULL);
+	if (ret <= 0) {
+		fprintf(stderr, "vmm: KVM_GET_TSC_KHZ: %s\n", ret ? strerror(-ret) : "returned 0");
+		return ret ? ret : -EIO;
+	}
+	vm->tsc_khz = (uint32_t)ret;
+	return 0;
+}
+
+int vm_boot(struct vm *vm)
+{
+	struct dtb_params p = {
+		.mem_size = vm->mem.size,
+		.bootargs = vm->cfg->cmdline,
+		.cpus = vm->nr_vcpus,
+		.tsc_khz = vm->tsc_khz,
+	};
+	void *fdt = guestmem_hva(&vm->mem, PV_BOOT_FDT_GPA, PV_BOOT_FDT_MAX);
+	int ret;
+
+	if (!fdt)
+		return -EFAULT;
+	ret = dtb_build(fdt, PV_BOOT_FDT_MAX, &p);
+	if (ret < 0)
+		return ret;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_set_boot_state(&vm->vcpus[i], vm->image.entry);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vm_run(struct vm *vm)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
+		ret = vcpu_start(&vm->vcpus[i]);
+	if (ret)
+		vm_end(vm, VM_END_FAILED, PV_STATUS_VM_FAILED, "could not start the vCPU threads");
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	if (!vm_ended(vm))
+		vm_end(vm, VM_END_FAILED, PV_STATUS_VM_FAILED, "vCPUs stopped without an exit");
+	fflush(vm->console);
+	return ret;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	if (vm->vm_stats_fd >= 0)
+		close(vm->vm_stats_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->kvm_fd = vm->vm_fd = vm->vm_stats_fd = -1;
+	iobus_destroy(&vm->bus);
+	guestmem_destroy(&vm->mem);
+	report_destroy(&vm->reports);
+}
+
+void vm_end(struct vm *vm, enum vm_end how, int status, const char *fmt, ...)
+{
+	int expected = VM_RUNNING;
+	va_list ap;
+
+	/* claim the end first so exit_status and fail_msg are written once */
+	if (!atomic_compare_exchange_strong(&vm->end, &expected, -1))
+		return;
+	vm->exit_status = status;
+	va_start(ap, fmt);
+	vsnprintf(vm->fail_msg, sizeof(vm->fail_msg), fmt, ap);
+	va_end(ap);
+	atomic_store_explicit(&vm->end, how, memory_order_release);
+}
+
+void vm_console_write(struct vm *vm, const void *data, size_t len)
+{
+	if (!len)
+		return;
+	fwrite(data, 1, len, vm->console);
+	if (memchr(data, '\n', len))
+		fflush(vm->console);
+}
+
+void vm_stats_merge(struct vm *vm, struct vcpu_stats *out)
+{
+	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].stats.port)
+			stats_merge(out, &vm->vcpus[i].stats);
+}
+
+static const char *vm_end_name(int end)
+{
+	switch (end) {
+	case VM_END_GUEST:  return "guest_exit";
+	case VM_END_FAILED: return "failed";
+	default:            return "running";
+	}
+}
+
+int vm_write_json(struct vm *vm, FILE *f, uint64_t wall_ns)
+{
+	struct vcpu_stats all;
+	struct json j;
+	int ret;
+
+	ret = stats_init(&all);
+	if (ret)
+		return ret;
+	vm_stats_merge(vm, &all);
+
+	json_init(&j, f);
+	json_obj_begin(&j, NULL);
+	json_str(&j, "version", PV_VERSION_STRING);
+	stats_json(&j, &all);
+
+	json_obj_begin(&j, "hypercalls");
+	json_u64(&j, "exit", atomic_load(&vm->hc.exit));
+	json_u64(&j, "report", atomic_load(&vm->hc.report));
+	json_u64(&j, "assert", atomic_load(&vm->hc.assert_fail));
+	json_u64(&j, "puts", atomic_load(&vm->hc.puts));
+	json_u64(&j, "bad", atomic_load(&vm->hc.bad));
+	json_obj_end(&j);
+
+	json_obj_begin(&j, "kvm");
+	json_obj_begin(&j, "vm");
+	if (vm->vm_stats_fd >= 0)
+		kvmstats_json(&j, vm->vm_stats_fd);
+	json_obj_end(&j);
+	json_arr_begin(&j, "vcpu");
+	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++) {
+		json_obj_begin(&j, NULL);
+		if (vm->vcpus[i].stats_fd >= 0)
+			kvmstats_json(&j, vm->vcpus[i].stats_fd);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	json_obj_end(&j);
+
+	report_json(&j, &vm->reports);
+
+	json_obj_begin(&j, "run");
+	json_u64(&j, "wall_ns", wall_ns);
+	json_i64(&j, "exit_status", vm_ended(vm) ? vm->exit_status : PV_STATUS_VM_FAILED);
+	json_str(&j, "end", vm_end_name(atomic_load(&vm->end)));
+	json_str(&j, "message", vm->fail_msg);
+	json_u64(&j, "memory_bytes", vm->mem.size);
+	json_u64(&j, "vcpus", vm->nr_vcpus);
+	json_u64(&j, "tsc_khz", vm->tsc_khz);
+	json_obj_end(&j);
+	json_obj_end(&j);
+	ret = json_finish(&j);
+	stats_destroy(&all);
+	return ret;
+}
+
+void vm_print_table(struct vm *vm, FILE *f, uint64_t wall_ns)
+{
+	struct vcpu_stats all;
+
+	if (stats_init(&all))
+		return;
+	vm_stats_merge(vm, &all);
+	fprintf(f, "--- pagevisor: %s (status %d), %.3f ms wall ---\n",
+		vm->fail_msg[0] ? vm->fail_msg : "no exit", vm->exit_status, wall_ns / 1e6);
+	stats_print_table(f, &all);
+	fprintf(f, "hypercalls: exit %" PRIuFAST64 ", report %" PRIuFAST64 ", assert %" PRIuFAST64
+		", puts %" PRIuFAST64 ", bad %" PRIuFAST64 "\n",
+		atomic_load(&vm->hc.exit), atomic_load(&vm->hc.report),
+		atomic_load(&vm->hc.assert_fail), atomic_load(&vm->hc.puts),
+		atomic_load(&vm->hc.bad));
+	stats_destroy(&all);
+}
