@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * mkbadelf KIND OUT: write a malformed guest image for the integration tests
- * (and "ok", a valid one that exits 42 through PV_HC_EXIT).  Each bad KIND
- * breaks exactly one thing of an otherwise valid image.
+ * (and valid ones that end the VM in a known way: "ok" exits 42 through
+ * PV_HC_EXIT, "debugexit" writes 0x10 to isa-debug-exit, "hlt" halts, "triple"
+ * executes ud2 with no IDT).  Each bad KIND breaks exactly one thing of an
+ * otherwise valid image.
  */
 #include <elf.h>
 #include <stdbool.h>
@@ -30,6 +32,13 @@ static const uint8_t code[] = {
 	0xef,
 	0xf4, 0xeb, 0xfd,
 };
+
+/* mov $0xf4, %dx; mov $0x10, %al; out %al, (%dx); 1: hlt; jmp 1b */
+static const uint8_t code_debugexit[] = {
+	0x66, 0xba, PV_PORT_DEBUG_EXIT, 0, 0xb0, 0x10, 0xee, 0xf4, 0xeb, 0xfd,
+};
+static const uint8_t code_hlt[] = { 0xf4, 0xeb, 0xfd };        /* 1: hlt; jmp 1b */
+static const uint8_t code_triple[] = { 0x0f, 0x0b };            /* ud2 */
 
 static void image_ok(struct image *im)
 {
@@ -60,6 +69,7 @@ static void image_ok(struct image *im)
 static const char *const kinds[] = {
 	"ok", "notelf", "truncated", "elf32", "aarch64", "notexec", "phoff",
 	"segoob", "seglow", "filesz", "memsz", "huge", "noload", "entry",
+	"debugexit", "hlt", "triple",
 };
 
 /* Returns the number of bytes of @im to write, or 0 for an unknown @kind. */
@@ -98,6 +108,12 @@ static size_t make(const char *kind, struct image *im)
 		im->ph.p_type = PT_NOTE;
 	} else if (!strcmp(kind, "entry")) {
 		im->eh.e_entry = 0x800000;
+	} else if (!strcmp(kind, "debugexit")) {
+		memcpy(im->code, code_debugexit, sizeof(code_debugexit));
+	} else if (!strcmp(kind, "hlt")) {
+		memcpy(im->code, code_hlt, sizeof(code_hlt));
+	} else if (!strcmp(kind, "triple")) {
+		memcpy(im->code, code_triple, sizeof(code_triple));
 	} else if (strcmp(kind, "ok")) {
 		return 0;
 	}
