@@ -4,10 +4,7 @@
  * instructions: every one is emulated at CPL0 on the nested-KVM host.
  */
 
-#define CR0_EM  (1 << 2)
-#define CR0_MP  (1 << 1)
-#define CR4_SSE ((1 << 9) | (1 << 10))  /* OSFXSR | OSXMMEXCPT */
-#define MSR_FS_BASE 0xc0000100
+#include <gk/x86.h>
 
 	.section .text.entry, "ax"
 	.globl _start
@@ -23,11 +20,11 @@ _start:
 
 	/* SSE for libfdt (and anything else built for hosted userspace). */
 	mov	%cr0, %rax
-	and	$~CR0_EM, %rax
-	or	$CR0_MP, %rax
+	and	$~X86_CR0_EM, %rax
+	or	$X86_CR0_MP, %rax
 	mov	%rax, %cr0
 	mov	%cr4, %rax
-	or	$CR4_SSE, %rax
+	or	$(X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT), %rax
 	mov	%rax, %cr4
 
 	/*
@@ -38,7 +35,7 @@ _start:
 	xor	%eax, %eax
 	mov	%eax, %fs
 	mov	%eax, %gs
-	mov	$MSR_FS_BASE, %ecx
+	mov	$X86_MSR_FS_BASE, %ecx
 	mov	$arch_tls, %eax
 	xor	%edx, %edx
 	wrmsr

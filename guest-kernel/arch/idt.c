@@ -1,4 +1,9 @@
-/* IDT: vectors 0..31 only (anything above the limit raises #GP instead). */
+/*
+ * IDT: vectors 0..31 only (anything above the limit raises #GP instead).
+ * Gates are plain memory: idt_init() installs only the #UD gate that
+ * user_run() needs and loads the IDT (CPL0); idt_fill() writes all gates
+ * and runs in ring 3 at boot, where its stores are native.
+ */
 #include <stdint.h>
 #include <gk/arch.h>
 
@@ -17,6 +22,20 @@ extern const uint64_t traps_stub_table[TRAP_VECTORS];
 
 static struct idt_gate idt[TRAP_VECTORS] __attribute__((aligned(16)));
 
+static void idt_set(int v)
+{
+	uint64_t off = traps_stub_table[v];
+
+	idt[v] = (struct idt_gate){
+		.off_lo = (uint16_t)off,
+		.sel = GDT_KERNEL_CS,
+		.ist = v == 8 ? 1 : 0,                  /* #DF: own stack */
+		.type = v == 3 ? 0xee : 0x8e,           /* #BP: int3 from ring 3 */
+		.off_mid = (uint16_t)(off >> 16),
+		.off_hi = (uint32_t)(off >> 32),
+	};
+}
+
 void idt_init(void)
 {
 	struct {
@@ -24,17 +43,12 @@ void idt_init(void)
 		uint64_t base;
 	} __attribute__((packed)) idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
 
-	for (int v = 0; v < TRAP_VECTORS; v++) {
-		uint64_t off = traps_stub_table[v];
-
-		idt[v] = (struct idt_gate){
-			.off_lo = (uint16_t)off,
-			.sel = GDT_KERNEL_CS,
-			.ist = v == 8 ? 1 : 0,                  /* #DF: own stack */
-			.type = v == 3 ? 0xee : 0x8e,           /* #BP: int3 from ring 3 */
-			.off_mid = (uint16_t)(off >> 16),
-			.off_hi = (uint32_t)(off >> 32),
-		};
-	}
+	idt_set(TRAP_UD);
 	__asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
+}
+
+void idt_fill(void)
+{
+	for (int v = 0; v < TRAP_VECTORS; v++)
+		idt_set(v);
 }

@@ -7,8 +7,9 @@
  *   fn at CPL3 with IOPL 3.  "Returns" via user_return.
  */
 #include <gk/arch.h>
+#include <gk/x86.h>
 
-#define USER_RFLAGS 0x3002              /* IOPL 3, reserved bit 1; IF off */
+#define USER_RFLAGS (X86_RFLAGS_IOPL3 | X86_RFLAGS_RESERVED)    /* IF off */
 
 	.text
 	.globl user_enter

@@ -2,7 +2,8 @@
  * Physical frame allocator.  RAM is managed in 2 MiB chunks: a bitmap with
  * one bit per chunk (1 = free), so setup costs one store per 64 chunks, not
  * one per frame.  4 KiB frames (page tables) are carved from one chunk at a
- * time; freed ones go on a list threaded through the frames.
+ * time, first from the rest of the kernel's own chunk; freed ones go on a
+ * list threaded through the frames.
  *
  * Zeroing: guest RAM arrives zeroed from the VMM, so a chunk never handed out
  * before is clean; frame_alloc_4k only clears memory that may be dirty.
@@ -25,6 +26,7 @@ static uint64_t frame_carve_pa;         /* next 4 KiB frame in the carve chunk *
 static uint64_t frame_carve_end;
 static bool frame_carve_dirty;
 static uint64_t frame_list;             /* freed 4 KiB frames, linked through word 0 */
+static bool frame_booted;               /* frame_boot_done() was called */
 
 /* Set bits in v (SWAR; __builtin_popcountll would need libgcc without -mpopcnt). */
 static uint64_t frame_popcount(uint64_t v)
@@ -72,6 +74,13 @@ void frame_init(const struct bootinfo *bi, uint64_t reserved_end)
 	frame_mark((uint64_t)(uintptr_t)bi->fdt / PAGE_SIZE_2M,
 		   ((uint64_t)(uintptr_t)bi->fdt + bi->fdt_size + PAGE_SIZE_2M - 1) /
 		   PAGE_SIZE_2M, false);
+
+	/* The rest of the kernel's last chunk feeds the first 4 KiB frames. */
+	frame_carve_pa = (reserved_end + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
+	frame_carve_end = low * PAGE_SIZE_2M;
+	if ((uint64_t)(uintptr_t)bi->fdt + bi->fdt_size > frame_carve_pa)
+		frame_carve_pa = frame_carve_end;       /* the FDT lies above the kernel */
+	frame_carve_dirty = false;
 }
 
 /* Take a free chunk; *dirty says whether it was handed out before. */
@@ -125,6 +134,8 @@ uint64_t frame_alloc_4k(void)
 		return pa;
 	}
 	if (frame_carve_pa == frame_carve_end) {
+		if (!frame_booted)
+			return 0;       /* a new chunk may lie outside the boot map */
 		frame_carve_pa = frame_take_chunk(&frame_carve_dirty);
 		if (!frame_carve_pa)
 			return 0;
@@ -150,11 +161,18 @@ uint64_t frame_free_bytes(void)
 	return frame_nfree * PAGE_SIZE_2M;
 }
 
+void frame_boot_done(void)
+{
+	frame_booted = true;
+}
+
 bool frame_can_alloc(uint64_t n2m, uint64_t n4k)
 {
 	uint64_t carve_left = (frame_carve_end - frame_carve_pa) / PAGE_SIZE_4K;
 	uint64_t per_chunk = PAGE_SIZE_2M / PAGE_SIZE_4K;
 	uint64_t extra = n4k > carve_left ? (n4k - carve_left + per_chunk - 1) / per_chunk : 0;
 
+	if (extra && !frame_booted)
+		return false;
 	return n2m <= frame_nfree && extra <= frame_nfree - n2m;
 }

@@ -1,12 +1,30 @@
-/* Address-space setup (the identity map) and workload memory. */
+/*
+ * Address-space setup and workload memory.
+ *
+ * Writing a live page-table entry costs ~10 us on the nested-KVM host
+ * (emulated at CPL0, and the table is write-protected by the shadow MMU),
+ * while writes to a table that is not in use yet are ordinary stores, native
+ * at CPL3.  So the identity map is built in ring 3 into static tables that
+ * are not live yet, and the kernel then switches CR3 to them: boot cost does
+ * not grow with RAM.
+ */
+#include <pagevisor/abi.h>
 #include <gk/assert.h>
 #include <gk/mm.h>
 #include <gk/x86.h>
 
 #define MM_FLAGS (PTE_W | PTE_U)
-#define MM_NO_FRAME (~0ull)     /* pa_of() result: out of memory */
 
-uint64_t mm_boot_end;
+/* Bootstrap: [0, 2 MiB) identity, with U.  Live from mm_boot() to mm_init(). */
+static uint64_t mm_boot_pml4[512] __attribute__((aligned(4096)));
+static uint64_t mm_boot_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t mm_boot_pd[512] __attribute__((aligned(4096)));
+
+/* The kernel's tables: one PD per GiB of RAM, like the VMM's boot map. */
+static uint64_t mm_pml4[512] __attribute__((aligned(4096)));
+static uint64_t mm_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t mm_pd[PV_BOOT_PD_MAX][512] __attribute__((aligned(4096)));
+
 static bool mm_1g_pages;
 
 /* CPUID 0x80000001 EDX bit 26: 1 GiB pages. */
@@ -21,12 +39,47 @@ static bool mm_has_1g_pages(void)
 	return d >> 26 & 1;
 }
 
+void mm_boot(void)
+{
+	mm_1g_pages = mm_has_1g_pages();
+	pt_write(&mm_boot_pml4[0], (uint64_t)(uintptr_t)mm_boot_pdpt | MM_FLAGS | PTE_P, 0);
+	pt_write(&mm_boot_pdpt[0], (uint64_t)(uintptr_t)mm_boot_pd | MM_FLAGS | PTE_P, 0);
+	pt_write(&mm_boot_pd[0], 0 | MM_FLAGS | PTE_P | PTE_PS, 0);
+	write_cr3((uint64_t)(uintptr_t)mm_boot_pml4);
+}
+
+void mm_build(const struct bootinfo *bi)
+{
+	uint64_t end = bi->ram_end;
+
+	GUEST_ASSERT(end <= (uint64_t)PV_BOOT_PD_MAX << 30);
+	pt_kernel_pml4 = mm_pml4;       /* later mappings go here too */
+	pt_write(&mm_pml4[0], (uint64_t)(uintptr_t)mm_pdpt | MM_FLAGS | PTE_P, 0);
+	for (uint64_t g = 0; g << 30 < end; g++) {
+		uint64_t base = g << 30;
+
+		if (mm_1g_pages && end - base >= PAGE_SIZE_1G) {
+			pt_write(&mm_pdpt[g], base | MM_FLAGS | PTE_P | PTE_PS, base);
+			continue;
+		}
+		pt_write(&mm_pdpt[g], (uint64_t)(uintptr_t)mm_pd[g] | MM_FLAGS | PTE_P, base);
+		for (uint64_t i = 0; i < 512 && base + (i << 21) < end; i++)
+			pt_write(&mm_pd[g][i], (base + (i << 21)) | MM_FLAGS | PTE_P | PTE_PS,
+				 base + (i << 21));
+	}
+}
+
+void mm_init(void)
+{
+	write_cr3((uint64_t)(uintptr_t)mm_pml4);
+	frame_boot_done();
+}
+
 /*
- * Map [va, end) with 2 MiB pages within one page directory: one walk, then
- * consecutive entries.  pa_of(va) supplies each frame (MM_NO_FRAME: none).
- * Returns the va reached.
+ * Map [va, end) with fresh 2 MiB chunks within one page directory: one
+ * walk, then consecutive entries.  Returns the va reached (== va: no memory).
  */
-static uint64_t mm_fill_pd(uint64_t va, uint64_t end, uint64_t (*pa_of)(uint64_t))
+static uint64_t mm_fill_pd(uint64_t va, uint64_t end)
 {
 	uint64_t *pde = pt_walk(pt_kernel_pml4, va, PT_LEVEL_2M, true);
 	uint64_t pd_end = (va | (PAGE_SIZE_1G - 1)) + 1;
@@ -36,64 +89,11 @@ static uint64_t mm_fill_pd(uint64_t va, uint64_t end, uint64_t (*pa_of)(uint64_t
 	for (; va < end && va < pd_end; va += PAGE_SIZE_2M, pde++) {
 		uint64_t pa;
 
-		if ((*pde & PTE_P) || (pa = pa_of(va)) == MM_NO_FRAME)
+		if ((*pde & PTE_P) || !(pa = frame_alloc_2m()))
 			break;
 		pt_write(pde, pa | MM_FLAGS | PTE_P | PTE_PS, va);
 	}
 	return va;
-}
-
-static uint64_t mm_identity(uint64_t va)
-{
-	return va;
-}
-
-static uint64_t mm_fresh_chunk(uint64_t va)
-{
-	uint64_t pa = frame_alloc_2m();
-
-	(void)va;
-	return pa ? pa : MM_NO_FRAME;
-}
-
-void mm_boot(void)
-{
-	static uint64_t pml4[512] __attribute__((aligned(4096)));
-	static uint64_t pdpt[512] __attribute__((aligned(4096)));
-	static uint64_t pd[512] __attribute__((aligned(4096)));
-
-	mm_1g_pages = mm_has_1g_pages();
-	pt_write(&pml4[0], (uint64_t)(uintptr_t)pdpt | MM_FLAGS | PTE_P, 0);
-	if (mm_1g_pages) {
-		pt_write(&pdpt[0], 0 | MM_FLAGS | PTE_P | PTE_PS, 0);
-		mm_boot_end = PAGE_SIZE_1G;
-	} else {
-		pt_write(&pdpt[0], (uint64_t)(uintptr_t)pd | MM_FLAGS | PTE_P, 0);
-		pt_write(&pd[0], 0 | MM_FLAGS | PTE_P | PTE_PS, 0);
-		mm_boot_end = PAGE_SIZE_2M;
-	}
-	pt_kernel_pml4 = pml4;
-	write_cr3((uint64_t)(uintptr_t)pml4);
-}
-
-void mm_init(const struct bootinfo *bi)
-{
-	uint64_t pa = mm_boot_end;
-
-	while (pa < bi->ram_end) {
-		if (mm_1g_pages) {
-			uint64_t *e = pt_walk(pt_kernel_pml4, pa, PT_LEVEL_1G, true);
-
-			GUEST_ASSERTF(e, "mm_init: no memory for a PDPT at 0x%lx", (unsigned long)pa);
-			pt_write(e, pa | MM_FLAGS | PTE_P | PTE_PS, pa);
-			pa += PAGE_SIZE_1G;
-		} else {
-			uint64_t next = mm_fill_pd(pa, bi->ram_end, mm_identity);
-
-			GUEST_ASSERTF(next > pa, "mm_init: cannot map 0x%lx", (unsigned long)pa);
-			pa = next;
-		}
-	}
 }
 
 int mm_map_user(uint64_t va, uint64_t len)
@@ -103,8 +103,7 @@ int mm_map_user(uint64_t va, uint64_t len)
 	GUEST_ASSERT(va % PAGE_SIZE_4K == 0 && len % PAGE_SIZE_4K == 0 && end >= va);
 	while (va < end) {
 		if (va % PAGE_SIZE_2M == 0 && end - va >= PAGE_SIZE_2M) {
-			uint64_t next = mm_fill_pd(va, end & ~(PAGE_SIZE_2M - 1),
-						   mm_fresh_chunk);
+			uint64_t next = mm_fill_pd(va, end & ~(PAGE_SIZE_2M - 1));
 
 			if (next == va)
 				return -1;

@@ -1,4 +1,4 @@
-/* Workload selection and parameter parsing (CPL0; a few hundred instructions). */
+/* Workload selection and parameter parsing (ring 3, at boot). */
 #include <string.h>
 #include <stdlib.h>
 #include <gk/arch.h>
@@ -17,6 +17,7 @@ static const struct workload *const wl_table[] = {
 #define WL_COUNT (sizeof(wl_table) / sizeof(wl_table[0]))
 
 static char wl_cmdline[WL_CMDLINE_MAX];
+static const struct workload *wl_chosen;
 
 const char *wl_arg(const struct wl_args *a, const char *key)
 {
@@ -129,7 +130,7 @@ static int wl_parse(struct wl_args *a, const char **name)
 	return 0;
 }
 
-int workload_dispatch(const char *bootargs)
+int workload_select(const char *bootargs)
 {
 	static struct wl_args args;
 	const char *name = "hello";
@@ -150,11 +151,20 @@ int workload_dispatch(const char *bootargs)
 	}
 	for (int i = 0; i < args.n; i++) {
 		if (!wl_param_known(w, args.key[i])) {
-			printf("guest: workload %s: unknown parameter '%s' (usage: workload=%s %s)\n",
-			       w->name, args.key[i], w->name, w->usage);
+			printf("guest: workload %s: unknown parameter '%s' (%s%s)\n",
+			       w->name, args.key[i], *w->usage ? "usage: " : "it takes none",
+			       w->usage);
 			return 1;
 		}
 	}
+	if (w->setup && w->setup(&args))
+		return 1;
+	wl_chosen = w;
+	return 0;
+}
+
+int workload_run(void)
+{
 	report("boot_ns", (int64_t)time_cycles_to_ns(rdtsc() - arch_boot_tsc), 0);
-	return w->main(&args);
+	return wl_chosen->main();
 }

@@ -37,24 +37,32 @@ static long fault_user(void *arg)
 	return v;
 }
 
-static int fault_main(const struct wl_args *a)
+static uint64_t fault_vector;
+
+static int fault_setup(const struct wl_args *a)
 {
 	uint64_t v;
 
 	if (!wl_arg(a, "vector")) {
 		printf("guest: fault: missing parameter vector (usage: workload=fault %s)\n",
 		       wl_fault.usage);
-		return 1;
+		return -1;
 	}
 	if (wl_arg_u64(a, "fault", "vector", 0, 0, 31, false, &v))
-		return 1;
+		return -1;
 	if (v != 0 && v != 3 && v != 6 && v != 13 && v != 14) {
 		printf("guest: fault: vector=%lu not supported (supported: %s)\n",
 		       (unsigned long)v, wl_fault.usage);
-		return 1;
+		return -1;
 	}
-	user_run(fault_user, (void *)(uintptr_t)v);
-	printf("guest: fault: vector %lu did not fault\n", (unsigned long)v);
+	fault_vector = v;
+	return 0;
+}
+
+static int fault_main(void)
+{
+	user_run(fault_user, (void *)(uintptr_t)fault_vector);
+	printf("guest: fault: vector %lu did not fault\n", (unsigned long)fault_vector);
 	return 1;
 }
 
@@ -64,5 +72,6 @@ const struct workload wl_fault = {
 	.name = "fault",
 	.usage = "vector=0|3|6|13|14",
 	.params = fault_params,
+	.setup = fault_setup,
 	.main = fault_main,
 };

@@ -13,9 +13,8 @@ static long hello_user(void *arg)
 	return x86_cpl() == 3 ? 0 : 1;
 }
 
-static int hello_main(const struct wl_args *a)
+static int hello_main(void)
 {
-	(void)a;
 	return (int)user_run(hello_user, NULL);
 }
 

@@ -33,8 +33,11 @@ extern uint64_t arch_boot_tsc;
 /* Load the kernel GDT (with user segments and the TSS), reload segments, ltr. */
 void gdt_init(void);
 
-/* Load an IDT whose vectors 0..31 go to traps_handle(). */
+/* CPL0: load the IDT with only the #UD gate (the ring-3 return trap). */
 void idt_init(void);
+
+/* Any CPL (ring 3 at boot): point all vectors 0..31 at their stubs. */
+void idt_fill(void);
 
 /*
  * C half of every exception.  An exception is fatal: it reaches the VMM as

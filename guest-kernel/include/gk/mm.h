@@ -3,12 +3,11 @@
  *
  * Virtual layout (one address space, shared by kernel and ring 3):
  *
- *   0                  identity map of RAM (va == pa), P|W|U.  With 1 GiB
- *                      pages (CPUID) it covers RAM rounded up to whole GiBs:
- *                      a stray access past RAM is then an MMIO exit that the
- *                      VMM reports, not a #PF.  Without them, 2 MiB pages
- *                      cover exactly RAM.  The kernel image, its statics, the
- *                      page tables and all frames live here.
+ *   0                  identity map of RAM (va == pa), P|W|U: 1 GiB pages
+ *                      for whole GiBs when CPUID offers them (this host's
+ *                      KVM does not), 2 MiB pages otherwise.  The kernel
+ *                      image, its statics, the page tables and all frames
+ *                      live here.
  *   MM_WORKLOAD_BASE   workload memory (mm_map_user), 2 MiB pages where
  *   (1 TiB)            va and length allow, 4 KiB pages for a tail.
  *
@@ -22,19 +21,28 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <gk/bootinfo.h>
+#include <gk/x86.h>
 
 #define MM_WORKLOAD_BASE 0x10000000000ull
 
 /* ---- mm/frame.c: frames in 2 MiB chunks, 4 KiB frames carved on demand */
 
-/* Free every whole 2 MiB chunk of bi's RAM above reserved_end, minus the FDT. */
+/*
+ * Free every whole 2 MiB chunk of bi's RAM above reserved_end (the kernel
+ * image's end), minus the FDT's; [reserved_end, its chunk's end) becomes the
+ * first source of 4 KiB frames.
+ */
 void frame_init(const struct bootinfo *bi, uint64_t reserved_end);
 
 /* A 2 MiB-aligned chunk (contents undefined), or 0 when none is left. */
 uint64_t frame_alloc_2m(void);
 void frame_free_2m(uint64_t pa);
 
-/* A zeroed 4 KiB frame, or 0 when memory is exhausted. */
+/*
+ * A zeroed 4 KiB frame, or 0 when memory is exhausted.  Until
+ * frame_boot_done() it only hands out frames from the kernel's own chunk,
+ * which the boot map covers.
+ */
 uint64_t frame_alloc_4k(void);
 void frame_free_4k(uint64_t pa);
 
@@ -44,6 +52,9 @@ uint64_t frame_free_bytes(void);
 /* Whether n2m chunks and then n4k 4 KiB frames can still be allocated. */
 bool frame_can_alloc(uint64_t n2m, uint64_t n4k);
 
+/* The full identity map is live: frame_alloc_4k may use any chunk. */
+void frame_boot_done(void);
+
 /* ---- mm/pgtable.c: 4-level page tables; all PTE writes go through here */
 
 /* Levels as in walk(): 1 = PTE (4 KiB), 2 = PDE (2 MiB), 3 = PDPTE (1 GiB). */
@@ -51,7 +62,7 @@ bool frame_can_alloc(uint64_t n2m, uint64_t n4k);
 #define PT_LEVEL_2M 2
 #define PT_LEVEL_1G 3
 
-/* The kernel's PML4 (valid after mm_init). */
+/* The kernel's PML4: set by mm_build, live after mm_init. */
 extern uint64_t *pt_kernel_pml4;
 
 /*
@@ -63,7 +74,8 @@ uint64_t *pt_walk(uint64_t *pml4, uint64_t va, int level, bool alloc);
 
 /*
  * The one place a PTE is written: *ptep = val, then invlpg(va) if the old
- * entry was present (new mappings need no flush).
+ * entry was present (new mappings need no flush).  CPL0, or CPL3 when the
+ * old entry is not present (invlpg is privileged).
  */
 void pt_write(uint64_t *ptep, uint64_t val, uint64_t va);
 
@@ -75,22 +87,29 @@ uint64_t pt_unmap(uint64_t *pml4, uint64_t va, int level);
 
 /* ---- mm/mm.c: address-space setup and workload memory */
 
-/* End of what mm_boot() identity-maps: 1 GiB, or 2 MiB without 1 GiB pages. */
-extern uint64_t mm_boot_end;
+/* Boot: the whole identity map becomes live at once, see mm/mm.c. */
+#define MM_BOOT_MAPPED PAGE_SIZE_2M
 
 /*
- * Switch to the kernel's page tables (static, in .bss) mapping [0,
- * mm_boot_end) with the U bit: enough for the kernel image and the FDT, so
- * ring 3 can parse the FDT before RAM's size is known.  A few stores.
+ * CPL0, first: switch to static bootstrap tables mapping [0, MM_BOOT_MAPPED)
+ * with U (kernel image and FDT), so ring 3 can run before RAM's size is known.
  */
 void mm_boot(void);
 
-/* Extend the identity map to all of bi's RAM.  CPL0, after mm_boot and frame_init. */
-void mm_init(const struct bootinfo *bi);
+/*
+ * Any CPL (ring 3 at boot): fill the kernel's static tables, not live yet,
+ * with the identity map of bi's RAM.  Plain stores, no TLB flush needed.
+ */
+void mm_build(const struct bootinfo *bi);
+
+/* CPL0, after mm_build: switch CR3 to the kernel's tables. */
+void mm_init(void);
 
 /*
  * Back [va, va+len) with fresh frames, P|W|U.  va and len 4 KiB-aligned.
  * Returns 0, or -1 when memory ran out (what was mapped stays mapped).
+ * Any CPL.  Cheapest in ring 3 before mm_init(), while the tables are not
+ * live: then every PTE write is a native store (workload setup does this).
  */
 int mm_map_user(uint64_t va, uint64_t len);
 

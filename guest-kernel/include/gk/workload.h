@@ -1,8 +1,11 @@
 /*
  * Workloads, chosen by the bootargs: `workload=NAME key=value ...`
- * (default: hello).  A workload's main runs at CPL0, parses its parameters,
- * prepares memory, and runs its measured part at CPL3 with user_run().
- * It returns the VM's exit code: 0 when its own checks hold, else 1.
+ * (default: hello).  Two steps:
+ *   setup  ring 3, during boot: check and store the parameters (printing
+ *          and formatting are cheap there).
+ *   main   CPL0: prepare (e.g. map memory), run the measured part in ring 3
+ *          with user_run(), return the VM's exit code: 0 when the
+ *          workload's own checks hold, else 1.
  */
 #ifndef GK_WORKLOAD_H
 #define GK_WORKLOAD_H
@@ -23,13 +26,20 @@ struct workload {
 	const char *name;
 	const char *usage;              /* e.g. "n=N cpl=0|3" */
 	const char *const *params;      /* accepted keys, NULL-terminated */
-	int (*main)(const struct wl_args *a);
+	int (*setup)(const struct wl_args *a);  /* ring 3; 0, or -1 after printing why */
+	int (*main)(void);                      /* CPL0; the exit code */
 };
 
 extern const struct workload wl_hello, wl_exitloop, wl_memtest, wl_fault;
 
-/* Parse the bootargs, run the chosen workload; its exit code. */
-int workload_dispatch(const char *bootargs);
+/*
+ * Ring 3, at boot (frame allocator ready): parse the bootargs, choose the
+ * workload and run its setup.  0, or exit code 1 after printing one line.
+ */
+int workload_select(const char *bootargs);
+
+/* CPL0: run the chosen workload; its exit code. */
+int workload_run(void);
 
 /* The value of key, or NULL. */
 const char *wl_arg(const struct wl_args *a, const char *key);

@@ -1,18 +1,22 @@
-/* x86-64 instructions, registers and constants the guest kernel uses. */
+/*
+ * x86-64 instructions, registers and constants the guest kernel uses.  The
+ * register bits are plain integers so assembly files can include this too.
+ */
 #ifndef GK_X86_H
 #define GK_X86_H
 
+#define X86_CR0_MP          (1 << 1)
+#define X86_CR0_EM          (1 << 2)
+#define X86_CR4_OSFXSR      (1 << 9)
+#define X86_CR4_OSXMMEXCPT  (1 << 10)
+
+#define X86_RFLAGS_RESERVED (1 << 1)
+#define X86_RFLAGS_IOPL3    (3 << 12)
+
+#define X86_MSR_FS_BASE     0xc0000100
+
+#ifndef __ASSEMBLER__
 #include <stdint.h>
-
-#define X86_CR0_MP        (1ull << 1)
-#define X86_CR0_EM        (1ull << 2)
-#define X86_CR4_OSFXSR    (1ull << 9)
-#define X86_CR4_OSXMMEXCPT (1ull << 10)
-
-#define X86_RFLAGS_RESERVED (1ull << 1)
-#define X86_RFLAGS_IOPL3  (3ull << 12)
-
-#define X86_MSR_FS_BASE   0xc0000100u
 
 /* Page-table entry bits. */
 #define PTE_P    (1ull << 0)
@@ -103,4 +107,5 @@ static inline void __attribute__((noreturn)) x86_halt_forever(void)
 		__asm__ volatile("cli; hlt");
 }
 
+#endif /* !__ASSEMBLER__ */
 #endif
