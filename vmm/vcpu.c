@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vmm/boot.h"
+#include "vmm/gva.h"
 #include "vmm/kvm.h"
 #include "vmm/kvmstats.h"
 #include "vmm/vm.h"
@@ -103,6 +104,23 @@ int vcpu_set_boot_state(struct vcpu *v, uint64_t entry)
 	return ret < 0 ? ret : 0;
 }
 
+/* The bytes at RIP, as kvmtool shows them: what the guest was executing. */
+static void vcpu_dump_code(struct vcpu *v, FILE *f, uint64_t rip, uint64_t cr3)
+{
+	const uint8_t *code;
+	uint64_t gpa;
+
+	if (gva_to_gpa(&v->vm->mem, cr3, rip, &gpa) ||
+	    !(code = guestmem_hva(&v->vm->mem, gpa, 16))) {
+		fprintf(f, " code: rip 0x%llx does not map into guest RAM\n", (unsigned long long)rip);
+		return;
+	}
+	fprintf(f, " code at gpa 0x%llx:", (unsigned long long)gpa);
+	for (int i = 0; i < 16; i++)
+		fprintf(f, " %02x", code[i]);
+	fputc('\n', f);
+}
+
 void vcpu_dump_regs(struct vcpu *v, FILE *f)
 {
 	struct kvm_regs r;
@@ -124,6 +142,7 @@ void vcpu_dump_regs(struct vcpu *v, FILE *f)
 		v->id, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp,
 		r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15,
 		s.cs.selector, s.cs.dpl, s.ss.selector, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+	vcpu_dump_code(v, f, r.rip, s.cr3);
 }
 
 /* A fatal exit: record why, show the registers, stop. */
@@ -247,14 +266,20 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *v = arg;
 	uint64_t t_enter = vcpu_now_ns(), t_exit, t_done;
 	enum vcpu_action act;
+	sigset_t kick;
 	int r;
 
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	while (!vm_ended(v->vm)) {
 		r = ioctl(v->fd, KVM_RUN, 0);
 		t_exit = vcpu_now_ns();
 		v->stats.run_ns += t_exit - t_enter;
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				v->run->immediate_exit = 0;
+				stats_exit(&v->stats, KVM_EXIT_INTR, 0);
 				t_enter = vcpu_now_ns();
 				continue;
 			}
@@ -269,6 +294,8 @@ static void *vcpu_thread(void *arg)
 			break;
 		t_enter = t_done;
 	}
+	if (atomic_fetch_sub(&v->vm->running, 1) == 1)
+		pthread_kill(v->vm->main_thread, VM_DONE_SIGNAL);
 	return NULL;
 }
 

@@ -5,12 +5,18 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "vmm/stats.h"
 
 struct vm;
+
+/* Interrupts a vCPU thread's KVM_RUN (unblocked only in vCPU threads). */
+#define VCPU_KICK_SIGNAL SIGUSR1
+/* Sent by the last vCPU thread to stop, to the thread in vm_run(). */
+#define VM_DONE_SIGNAL   SIGUSR2
 
 struct vcpu {
 	struct vm *vm;

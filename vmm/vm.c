@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -123,16 +124,85 @@ int vm_boot(struct vm *vm)
 	return 0;
 }
 
+static void vm_kick_handler(int sig)
+{
+	(void)sig;      /* only there to interrupt KVM_RUN with EINTR */
+}
+
+void vm_kick_vcpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->run)
+			v->run->immediate_exit = 1;     /* covers a kick just before entry */
+		if (v->started)
+			pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	}
+}
+
+/* Take a blocked @sig that is pending, if any. */
+static void vm_drain_signal(int sig)
+{
+	sigset_t pending, one;
+	int got;
+
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	if (!sigpending(&pending) && sigismember(&pending, sig))
+		sigwait(&one, &got);
+}
+
+/* Wait in the calling thread for the last vCPU to stop, or for a signal. */
+static void vm_wait(struct vm *vm, const sigset_t *waitset)
+{
+	int sig;
+
+	while (atomic_load(&vm->running) > 0) {
+		if (sigwait(waitset, &sig))
+			continue;
+		if (sig == SIGINT || sig == SIGTERM) {
+			vm_end(vm, VM_END_SIGNAL, 128 + sig, "stopped by %s",
+			       sig == SIGINT ? "SIGINT" : "SIGTERM");
+			vm_kick_vcpus(vm);
+		}
+	}
+}
+
 int vm_run(struct vm *vm)
 {
+	struct sigaction sa = { .sa_handler = vm_kick_handler };   /* no SA_RESTART */
+	sigset_t waitset, old;
 	int ret = 0;
 
-	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
+	sigemptyset(&waitset);
+	sigaddset(&waitset, SIGINT);
+	sigaddset(&waitset, SIGTERM);
+	sigaddset(&waitset, VM_DONE_SIGNAL);
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL)) {
+		ret = -errno;
+		fprintf(stderr, "vmm: sigaction: %s\n", strerror(errno));
+		return ret;
+	}
+	/* vCPU threads inherit this mask: the signals are all taken here */
+	pthread_sigmask(SIG_BLOCK, &waitset, &old);
+	vm->main_thread = pthread_self();
+	atomic_store(&vm->running, vm->nr_vcpus);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
-	if (ret)
-		vm_end(vm, VM_END_FAILED, PV_STATUS_VM_FAILED, "could not start the vCPU threads");
+		if (ret) {
+			vm_end(vm, VM_END_FAILED, PV_STATUS_VM_FAILED,
+			       "could not start the vCPU threads");
+			atomic_fetch_sub(&vm->running, vm->nr_vcpus - i);
+			vm_kick_vcpus(vm);
+			break;
+		}
+	}
+	vm_wait(vm, &waitset);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	vm_drain_signal(VM_DONE_SIGNAL);        /* unblocked, it would kill us */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!vm_ended(vm))
 		vm_end(vm, VM_END_FAILED, PV_STATUS_VM_FAILED, "vCPUs stopped without an exit");
 	fflush(vm->console);
@@ -193,6 +263,7 @@ static const char *vm_end_name(int end)
 	switch (end) {
 	case VM_END_GUEST:  return "guest_exit";
 	case VM_END_FAILED: return "failed";
+	case VM_END_SIGNAL: return "signal";
 	default:            return "running";
 	}
 }

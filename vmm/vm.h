@@ -3,6 +3,7 @@
 #ifndef PV_VMM_VM_H
 #define PV_VMM_VM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@ enum vm_end {
 	VM_RUNNING = 0,
 	VM_END_GUEST,           /* the guest exited with a code */
 	VM_END_FAILED,          /* the VM failed: see fail_msg */
+	VM_END_SIGNAL,          /* SIGINT or SIGTERM stopped it: status 128 + signal */
 };
 
 struct vm_hypercall_stats {
@@ -41,6 +43,8 @@ struct vm {
 	struct serial_state serial;
 	struct vm_hypercall_stats hc;
 	FILE *console;          /* where guest output goes (stdout) */
+	pthread_t main_thread;  /* vm_run()'s caller: told when the last vCPU stops */
+	atomic_uint running;    /* vCPU threads not yet finished */
 
 	atomic_int end;         /* enum vm_end; set once by vm_end() */
 	int exit_status;        /* valid once end != VM_RUNNING */
@@ -57,7 +61,15 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, FILE *console);
 int vm_load_image(struct vm *vm, const void *image, size_t len, char *err, size_t errlen);
 int vm_create_kvm(struct vm *vm);
 int vm_boot(struct vm *vm);
+/*
+ * Run the vCPU threads until the VM ends.  SIGINT and SIGTERM end it too
+ * (VM_END_SIGNAL): the vCPUs are kicked out of KVM_RUN and the counters
+ * still come out.
+ */
 int vm_run(struct vm *vm);
+
+/* Make every vCPU leave KVM_RUN soon (immediate_exit + a signal). */
+void vm_kick_vcpus(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 /* Record how the run ends; the first caller wins.  Thread-safe. */

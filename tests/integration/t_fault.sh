@@ -3,7 +3,7 @@
 source "$(dirname "$0")/lib.sh" "$@"
 need_kvm
 
-for v in 0 6 13 14; do
+for v in 0 3 6 13 14; do
 	run_vmm -q "$GUEST" -- workload=fault vector=$v
 	expect_status 3 "fault vector=$v"
 	expect_err "guest assertion failed: .*exception $v\b" "fault vector=$v named"
