@@ -10,13 +10,19 @@
 #include "pagevisor/abi.h"
 #include "pv_version.h"
 
-enum { OPT_CMDLINE = 0x100, OPT_STATS, OPT_VERSION };
+enum { OPT_CMDLINE = 0x100, OPT_STATS, OPT_PV_MMU, OPT_VERSION };
+
+/* --pv-mmu values: advice passed to the guest in the FDT (PV_FDT_PV_MMU). */
+static const char *const config_pv_mmu_modes[] = {
+	CONFIG_DEFAULT_PV_MMU, "off", "immediate", "batched",
+};
 
 static const struct option config_options[] = {
 	{ "memory",  required_argument, NULL, 'm' },
 	{ "cpus",    required_argument, NULL, 'c' },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "stats",   required_argument, NULL, OPT_STATS },
+	{ "pv-mmu",  required_argument, NULL, OPT_PV_MMU },
 	{ "quiet",   no_argument,       NULL, 'q' },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
@@ -33,6 +39,8 @@ static void config_usage(FILE *f)
 		"  -c, --cpus N        number of vCPUs (default 1; only 1 is supported)\n"
 		"      --cmdline STR   guest command line (or give it after --)\n"
 		"      --stats FILE    write counters as JSON to FILE at exit ('-': stdout)\n"
+		"      --pv-mmu MODE   page-table updates through the VMM: auto, off,\n"
+		"                      immediate or batched (default auto; told to the guest)\n"
 		"  -q, --quiet         no counters table at exit\n"
 		"  -h, --help          this text\n"
 		"      --version       print the version\n"
@@ -131,6 +139,18 @@ static int config_parse_cpus(const char *s, unsigned *out, FILE *err)
 	return 0;
 }
 
+static int config_parse_pv_mmu(const char *s, const char **out, FILE *err)
+{
+	for (size_t i = 0; i < sizeof(config_pv_mmu_modes) / sizeof(config_pv_mmu_modes[0]); i++) {
+		if (strcmp(s, config_pv_mmu_modes[i]) == 0) {
+			*out = config_pv_mmu_modes[i];
+			return 0;
+		}
+	}
+	fprintf(err, "vmm: --pv-mmu '%s': expected auto, off, immediate or batched\n", s);
+	return -EINVAL;
+}
+
 /* Join argv[from..argc) with single spaces into a malloc'd string. */
 static char *config_join(int argc, char **argv, int from)
 {
@@ -159,6 +179,7 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = CONFIG_DEFAULT_MEM;
 	cfg->cpus = 1;
+	cfg->pv_mmu = config_pv_mmu_modes[0];
 
 	/*
 	 * Options may come before or after IMAGE; everything after the first
@@ -191,6 +212,10 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 				return -EINVAL;
 			}
 			cfg->stats_path = optarg;
+			break;
+		case OPT_PV_MMU:
+			if (config_parse_pv_mmu(optarg, &cfg->pv_mmu, err))
+				return -EINVAL;
 			break;
 		case 'q':
 			cfg->quiet = true;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #define CONFIG_DEFAULT_MEM (256ull << 20)
+#define CONFIG_DEFAULT_PV_MMU "auto"
 
 struct vm_config {
 	const char *image;      /* path of the guest image */
@@ -15,6 +16,7 @@ struct vm_config {
 	unsigned cpus;
 	char *cmdline;          /* guest command line, malloc'd ("" when none) */
 	const char *stats_path; /* NULL: no JSON; "-": stdout */
+	const char *pv_mmu;     /* --pv-mmu: "auto", "off", "immediate" or "batched" */
 	bool quiet;
 };
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "pagevisor/abi.h"
+#include "pagevisor/pvmmu.h"
 
 /* Far above what KVM gives one VM; keeps the node loop bounded. */
 #define DTB_CPUS_MAX	4096u
@@ -46,7 +47,7 @@ static int dtb_cpus(void *fdt, unsigned cpus)
 	return ret ?: fdt_end_node(fdt);
 }
 
-static int dtb_pagevisor(void *fdt, uint32_t tsc_khz)
+static int dtb_pagevisor(void *fdt, uint32_t tsc_khz, const char *pv_mmu)
 {
 	int ret;
 
@@ -58,6 +59,7 @@ static int dtb_pagevisor(void *fdt, uint32_t tsc_khz)
 	ret = ret ?: fdt_property_u32(fdt, PV_FDT_PORT_DEBUG_EXIT, PV_PORT_DEBUG_EXIT);
 	ret = ret ?: fdt_property_u32(fdt, PV_FDT_PORT_HC_BASE, PV_PORT_HC_BASE);
 	ret = ret ?: fdt_property_u32(fdt, PV_FDT_PORT_UNUSED, PV_PORT_UNUSED);
+	ret = ret ?: fdt_property_string(fdt, PV_FDT_PV_MMU, pv_mmu ? pv_mmu : "auto");
 	return ret ?: fdt_end_node(fdt);
 }
 
@@ -82,7 +84,7 @@ int dtb_build(void *buf, size_t size, const struct dtb_params *p)
 	ret = ret ?: fdt_property_string(buf, "bootargs", p->bootargs ? p->bootargs : "");
 	ret = ret ?: fdt_end_node(buf);
 	ret = ret ?: dtb_cpus(buf, p->cpus);
-	ret = ret ?: dtb_pagevisor(buf, p->tsc_khz);
+	ret = ret ?: dtb_pagevisor(buf, p->tsc_khz, p->pv_mmu);
 	ret = ret ?: fdt_end_node(buf);
 	ret = ret ?: fdt_finish(buf);
 	if (ret)

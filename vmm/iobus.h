@@ -13,11 +13,13 @@
 
 enum iobus_space { IOBUS_PIO, IOBUS_MMIO, IOBUS_NR_SPACES };
 
+struct vcpu;
+
 /*
- * Access @len bytes at @offset of the device's range.  On a write, @data
- * holds the value; on a read the handler fills it (it arrives zeroed).
+ * @vcpu accesses @len bytes at @offset of the device's range.  On a write,
+ * @data holds the value; on a read the handler fills it (it arrives zeroed).
  */
-typedef void (*iobus_fn)(void *opaque, uint64_t offset, uint8_t *data,
+typedef void (*iobus_fn)(struct vcpu *vcpu, void *opaque, uint64_t offset, uint8_t *data,
 			 uint32_t len, bool is_write);
 
 struct iobus_range {

@@ -178,7 +178,7 @@ static void vcpu_io(struct vcpu *v)
 		}
 		if (!is_write)
 			memset(data, 0, size);
-		r->fn(r->opaque, run->io.port - r->base, data, size, is_write);
+		r->fn(v, r->opaque, run->io.port - r->base, data, size, is_write);
 	}
 }
 
@@ -201,7 +201,7 @@ static void vcpu_mmio(struct vcpu *v)
 	}
 	if (!run->mmio.is_write)
 		memset(run->mmio.data, 0, len);
-	r->fn(r->opaque, run->mmio.phys_addr - r->base, run->mmio.data, len, run->mmio.is_write);
+	r->fn(v, r->opaque, run->mmio.phys_addr - r->base, run->mmio.data, len, run->mmio.is_write);
 }
 
 enum vcpu_action vcpu_handle_exit(struct vcpu *v)

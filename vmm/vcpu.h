@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "vmm/pvmmu.h"
 #include "vmm/stats.h"
 
 struct vm;
@@ -28,6 +29,7 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	struct vcpu_stats stats;
+	struct pvmmu_ring_state pvmmu_ring;     /* this vCPU's PV MMU ring */
 };
 
 /* KVM_CREATE_VCPU, map kvm_run, set CPUID.  Returns 0 or -errno. */

@@ -32,6 +32,12 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, FILE *console)
 	ret = guestmem_init(&vm->mem, cfg->mem_size);
 	if (ret)
 		return ret;
+	ret = pvmmu_init(&vm->pvmmu, &vm->mem);
+	if (ret) {
+		fprintf(stderr, "vmm: PV MMU state for %llu bytes of RAM: %s\n",
+			(unsigned long long)cfg->mem_size, strerror(-ret));
+		return ret;
+	}
 	ret = serial_register(vm);
 	if (!ret)
 		ret = debugexit_register(vm);
@@ -40,6 +46,12 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, FILE *console)
 	if (ret)
 		fprintf(stderr, "vmm: registering devices: %s\n", strerror(-ret));
 	return ret;
+}
+
+/* --pv-mmu, for the FDT and the reports (a test's hand-made config has none) */
+static const char *vm_pv_mmu(const struct vm *vm)
+{
+	return vm->cfg->pv_mmu ? vm->cfg->pv_mmu : CONFIG_DEFAULT_PV_MMU;
 }
 
 int vm_load_image(struct vm *vm, const void *image, size_t len, char *err, size_t errlen)
@@ -107,6 +119,7 @@ int vm_boot(struct vm *vm)
 		.bootargs = vm->cfg->cmdline,
 		.cpus = vm->nr_vcpus,
 		.tsc_khz = vm->tsc_khz,
+		.pv_mmu = vm_pv_mmu(vm),
 	};
 	void *fdt = guestmem_hva(&vm->mem, PV_BOOT_FDT_GPA, PV_BOOT_FDT_MAX);
 	int ret;
@@ -223,6 +236,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	vm->kvm_fd = vm->vm_fd = vm->vm_stats_fd = -1;
 	iobus_destroy(&vm->bus);
+	pvmmu_destroy(&vm->pvmmu);
 	guestmem_destroy(&vm->mem);
 	report_destroy(&vm->reports);
 }
@@ -291,6 +305,7 @@ int vm_write_json(struct vm *vm, FILE *f, uint64_t wall_ns)
 	json_u64(&j, "puts", atomic_load(&vm->hc.puts));
 	json_u64(&j, "bad", atomic_load(&vm->hc.bad));
 	json_obj_end(&j);
+	pvmmu_json(&j, &vm->pvmmu, vm_pv_mmu(vm));
 
 	json_obj_begin(&j, "kvm");
 	json_obj_begin(&j, "vm");
@@ -339,5 +354,7 @@ void vm_print_table(struct vm *vm, FILE *f, uint64_t wall_ns)
 		atomic_load(&vm->hc.exit), atomic_load(&vm->hc.report),
 		atomic_load(&vm->hc.assert_fail), atomic_load(&vm->hc.puts),
 		atomic_load(&vm->hc.bad));
+	if (vm->pvmmu.c.doorbells)
+		pvmmu_print(f, &vm->pvmmu, vm_pv_mmu(vm));
 	stats_destroy(&all);
 }

@@ -14,6 +14,7 @@
 #include "vmm/dev/devices.h"
 #include "vmm/elf.h"
 #include "vmm/iobus.h"
+#include "vmm/pvmmu.h"
 #include "vmm/report.h"
 #include "vmm/stats.h"
 
@@ -42,6 +43,7 @@ struct vm {
 	struct report_store reports;
 	struct serial_state serial;
 	struct vm_hypercall_stats hc;
+	struct pvmmu pvmmu;     /* the PV MMU channel: pinned tables, rings, counters */
 	FILE *console;          /* where guest output goes (stdout) */
 	pthread_t main_thread;  /* vm_run()'s caller: told when the last vCPU stops */
 	atomic_uint running;    /* vCPU threads not yet finished */

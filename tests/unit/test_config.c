@@ -108,6 +108,7 @@ START_TEST(defaults_and_image)
 	ck_assert_uint_eq(cfg.cpus, 1);
 	ck_assert_str_eq(cfg.cmdline, "");
 	ck_assert_ptr_null(cfg.stats_path);
+	ck_assert_str_eq(cfg.pv_mmu, "auto");
 	ck_assert(!cfg.quiet);
 	config_free(&cfg);
 }
@@ -125,6 +126,18 @@ START_TEST(all_options)
 	ck_assert(cfg.quiet);
 	ck_assert_str_eq(cfg.cmdline, "workload=hello");
 	ck_assert_str_eq(cfg.image, "img");
+	config_free(&cfg);
+
+	static const char *const modes[] = { "auto", "off", "immediate", "batched" };
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--pv-mmu", modes[i], "img", NULL),
+				 CONFIG_RUN);
+		ck_assert_str_eq(cfg.pv_mmu, modes[i]);
+		config_free(&cfg);
+	}
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "img", "--pv-mmu=off", NULL), CONFIG_RUN);
+	ck_assert_str_eq(cfg.pv_mmu, "off");
 	config_free(&cfg);
 
 	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--memory=64M", "img", "--",
@@ -178,6 +191,10 @@ START_TEST(bad_usage)
 		{ { "--stats=", "img", NULL }, "--stats needs a file" },
 		{ { "--cmdline", "a", "img", "--", "b", NULL }, "not both" },
 		{ { "img", "extra", NULL }, "unexpected argument 'extra'" },
+		{ { "--pv-mmu", "on", "img", NULL }, "--pv-mmu 'on': expected auto, off" },
+		{ { "--pv-mmu=", "img", NULL }, "--pv-mmu '': expected" },
+		{ { "--pv-mmu", "Batched", "img", NULL }, "--pv-mmu 'Batched'" },
+		{ { "img", "--pv-mmu", NULL }, "needs an argument" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

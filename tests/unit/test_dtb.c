@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pagevisor/abi.h"
+#include "pagevisor/pvmmu.h"
 #include "testutil.h"
 #include "vmm/dtb.h"
 
@@ -48,6 +49,7 @@ static int build(uint64_t mem, const char *bootargs, unsigned cpus, uint32_t tsc
 {
 	struct dtb_params p = {
 		.mem_size = mem, .bootargs = bootargs, .cpus = cpus, .tsc_khz = tsc,
+		.pv_mmu = "batched",
 	};
 
 	memset(blob, 0xff, sizeof(blob));
@@ -98,6 +100,7 @@ START_TEST(all_nodes_and_properties)
 	prop_u32(PV_FDT_NODE, PV_FDT_PORT_DEBUG_EXIT, PV_PORT_DEBUG_EXIT);
 	prop_u32(PV_FDT_NODE, PV_FDT_PORT_HC_BASE, PV_PORT_HC_BASE);
 	prop_u32(PV_FDT_NODE, PV_FDT_PORT_UNUSED, PV_PORT_UNUSED);
+	prop_str(PV_FDT_NODE, PV_FDT_PV_MMU, "batched");
 }
 END_TEST
 
@@ -107,6 +110,7 @@ START_TEST(null_bootargs_is_empty)
 
 	ck_assert_int_gt(dtb_build(blob, sizeof(blob), &p), 0);
 	prop_str("/chosen", "bootargs", "");
+	prop_str(PV_FDT_NODE, PV_FDT_PV_MMU, "auto");       /* no mode given */
 	ck_assert_int_eq(fdt_path_offset(blob, "/cpus/cpu@1"), -FDT_ERR_NOTFOUND);
 }
 END_TEST

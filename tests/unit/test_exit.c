@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pagevisor/abi.h"
+#include "pagevisor/pvmmu.h"
 #include "testutil.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -17,6 +18,7 @@
 static struct vm_config cfg = { .mem_size = 8 << 20, .cpus = 1, .cmdline = "" };
 static struct vm vm;
 static struct vcpu v;
+static struct vcpu *cur = &v;   /* the vCPU io() exits from */
 static char console[4096];
 static FILE *console_f;
 
@@ -31,6 +33,7 @@ static void setup(void)
 	v.run_size = RUN_SIZE;
 	v.run = calloc(1, RUN_SIZE);
 	ck_assert_int_eq(stats_init(&v.stats), 0);
+	cur = &v;
 }
 
 static void teardown(void)
@@ -45,15 +48,15 @@ static void teardown(void)
 static enum vcpu_action io(uint16_t port, bool out, uint32_t size, uint32_t count,
 			   const void *data)
 {
-	v.run->exit_reason = KVM_EXIT_IO;
-	v.run->io.direction = out ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN;
-	v.run->io.size = size;
-	v.run->io.port = port;
-	v.run->io.count = count;
-	v.run->io.data_offset = 1024;
+	cur->run->exit_reason = KVM_EXIT_IO;
+	cur->run->io.direction = out ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN;
+	cur->run->io.size = size;
+	cur->run->io.port = port;
+	cur->run->io.count = count;
+	cur->run->io.data_offset = 1024;
 	if (data)
-		memcpy((uint8_t *)v.run + 1024, data, (size_t)size * count);
-	return vcpu_handle_exit(&v);
+		memcpy((uint8_t *)cur->run + 1024, data, (size_t)size * count);
+	return vcpu_handle_exit(cur);
 }
 
 static enum vcpu_action outl(uint16_t port, uint32_t val)
@@ -248,6 +251,95 @@ START_TEST(mmio_unknown)
 }
 END_TEST
 
+/* The PV MMU ports: setup and doorbell, per vCPU, with their counters. */
+START_TEST(pvmmu_hypercalls)
+{
+	struct pv_mmu_setup *s = gpa(0x200000, sizeof(*s));
+	struct pv_mmu_ring *r = gpa(0x300000, 64 + 32 * 8);
+	uint64_t *pt = gpa(0x13000, 4096);
+	struct vcpu v2 = v;
+	char buf[32768] = "";
+	FILE *f;
+
+	/* a doorbell before setup: nowhere to answer; counted */
+	ck_assert_int_eq(outl(PV_HC_MMU_FLUSH, 0), VCPU_CONTINUE);
+	ck_assert_uint_eq(vm.pvmmu.c.by_reason[PV_MMU_E_NORING], 1);
+	ck_assert_uint_eq(atomic_load(&vm.hc.bad), 1);
+
+	*s = (struct pv_mmu_setup){ .version = 99, .nr_records = 8, .ring_gpa = 0x300000,
+				    .status = -1 };
+	ck_assert_int_eq(outl(PV_HC_MMU_SETUP, 0x200000), VCPU_CONTINUE);
+	ck_assert_int_eq(s->status, PV_EVERSION);
+	s->version = PV_ABI_VERSION;
+	ck_assert_int_eq(outl(PV_HC_MMU_SETUP, 0x200000), VCPU_CONTINUE);
+	ck_assert_int_eq(s->status, PV_OK);
+	ck_assert_uint_eq(v.pvmmu_ring.gpa, 0x300000);
+	ck_assert_uint_eq(v.pvmmu_ring.nr, 8);
+	ck_assert_uint_eq(atomic_load(&vm.hc.bad), 2);
+
+	r->rec[0] = (struct pv_mmu_rec){ .op = PV_MMU_PIN, .level = 1, .ptep = 0x13000 };
+	r->rec[1] = (struct pv_mmu_rec){ .op = PV_MMU_SET, .level = 1, .count = 1,
+					 .ptep = 0x13000, .val = 0x100000 | PV_PTE_P | PV_PTE_W };
+	r->rec[2] = (struct pv_mmu_rec){ .op = PV_MMU_SET, .level = 1, .count = 1,
+					 .ptep = 0x13008, .val = 0x13000 | PV_PTE_P | PV_PTE_W };
+	r->count = 3;
+	ck_assert_int_eq(outl(PV_HC_MMU_FLUSH, 0), VCPU_CONTINUE);
+	ck_assert_int_eq(r->status, PV_MMU_OK);
+	ck_assert_uint_eq(r->processed, 3);
+	ck_assert_uint_eq(r->rejected, 1);
+	ck_assert_int_eq(r->rec[2].status, PV_MMU_E_WRPT);
+	ck_assert_uint_eq(pt[0], 0x100000 | PV_PTE_P | PV_PTE_W);
+	ck_assert_uint_eq(pt[1], 0);
+	ck_assert_uint_eq(atomic_load(&vm.hc.bad), 2);  /* a refused record is not a bad call */
+
+	/* the ring is the ringing vCPU's: another one has none */
+	memset(&v2.pvmmu_ring, 0, sizeof(v2.pvmmu_ring));
+	cur = &v2;
+	ck_assert_int_eq(outl(PV_HC_MMU_FLUSH, 0), VCPU_CONTINUE);
+	cur = &v;
+	ck_assert_uint_eq(vm.pvmmu.c.by_reason[PV_MMU_E_NORING], 2);
+
+	/* a count beyond the ring, a setup struct running off RAM */
+	r->count = 9;
+	ck_assert_int_eq(outl(PV_HC_MMU_FLUSH, 0), VCPU_CONTINUE);
+	ck_assert_int_eq(r->status, PV_MMU_E_RING);
+	ck_assert_uint_eq(r->processed, 0);
+	ck_assert_int_eq(outl(PV_HC_MMU_SETUP, (uint32_t)cfg.mem_size - 8), VCPU_CONTINUE);
+	ck_assert_uint_eq(atomic_load(&vm.hc.bad), 5);
+	ck_assert(!vm_ended(&vm));
+
+	f = fmemopen(buf, sizeof(buf) - 1, "w");
+	ck_assert_int_eq(vm_write_json(&vm, f, 1000), 0);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "\"pvmmu\": {"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"mode\": \"auto\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"doorbells\": 4"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"applied\": 2"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"setups\": 2"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"no_ring\": 2"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"bad_ring\": 1"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"bad_op\": 0"));
+	f = fmemopen(buf, sizeof(buf) - 1, "w");
+	vm_print_table(&vm, f, 1000);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "pvmmu (auto): doorbells 4, records 3, applied 2, "
+				     "rejected 1"));
+}
+END_TEST
+
+/* No pvmmu line in the table of a guest that never rang. */
+START_TEST(pvmmu_table_quiet)
+{
+	char buf[8192] = "";
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+
+	vm_print_table(&vm, f, 1000);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "hypercalls:"));
+	ck_assert_ptr_null(strstr(buf, "pvmmu"));
+}
+END_TEST
+
 static Suite *exit_suite(void)
 {
 	Suite *s = suite_create("exit");
@@ -264,6 +356,8 @@ static Suite *exit_suite(void)
 	tcase_add_test(tc, assert_hypercall);
 	tcase_add_test(tc, fatal_exits);
 	tcase_add_test(tc, mmio_unknown);
+	tcase_add_test(tc, pvmmu_hypercalls);
+	tcase_add_test(tc, pvmmu_table_quiet);
 	suite_add_tcase(s, tc);
 	return s;
 }

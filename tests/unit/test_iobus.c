@@ -6,7 +6,8 @@
 #include "vmm/iobus.h"
 
 static uint64_t last_off;
-static void fn(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+static void fn(struct vcpu *vcpu, void *opaque, uint64_t off, uint8_t *data,
+	       uint32_t len, bool is_write)
 {
 	last_off = off;
 }
@@ -60,7 +61,7 @@ START_TEST(lookup)
 	r = iobus_find(&bus, IOBUS_PIO, 0x3fd, 1);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_str_eq(r->name, "com1");
-	r->fn(r->opaque, 0x3fd - r->base, NULL, 1, false);
+	r->fn(NULL, r->opaque, 0x3fd - r->base, NULL, 1, false);
 	ck_assert_uint_eq(last_off, 5);
 	ck_assert_str_eq(iobus_find(&bus, IOBUS_PIO, 0x51f, 1)->name, "hc");
 	ck_assert_str_eq(iobus_find(&bus, IOBUS_PIO, 0xf4, 4)->name, "exit");

@@ -7,7 +7,8 @@
 #include "pagevisor/abi.h"
 #include "vmm/vm.h"
 
-static void debugexit_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+static void debugexit_io(struct vcpu *vcpu, void *opaque, uint64_t off, uint8_t *data,
+			 uint32_t len, bool is_write)
 {
 	struct vm *vm = opaque;
 	uint32_t v = 0;

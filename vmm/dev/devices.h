@@ -18,7 +18,7 @@ int serial_register(struct vm *vm);
 /* QEMU isa-debug-exit at 0xf4: a write of v ends the VM with (v << 1) | 1. */
 int debugexit_register(struct vm *vm);
 
-/* Our hypercall ports: exit, report, assert-fail, puts. */
+/* Our hypercall ports: exit, report, assert-fail, puts, PV MMU setup and doorbell. */
 int hypercall_register(struct vm *vm);
 
 #endif

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "pagevisor/abi.h"
+#include "pagevisor/pvmmu.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 /* Copy @len bytes at @gpa into @dst; false (and counted) when outside RAM. */
@@ -89,7 +91,22 @@ static void hc_puts(struct vm *vm, uint64_t gpa)
 	hc_copy_out(vm, gpa, offsetof(struct pv_puts, status), &status, sizeof(status));
 }
 
-static void hypercall_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+/* Register the calling vCPU's ring of the paravirtual MMU channel. */
+static void hc_mmu_setup(struct vm *vm, struct vcpu *vcpu, uint64_t gpa)
+{
+	struct pv_mmu_setup s;
+	int32_t status;
+
+	if (!hc_copy_in(vm, &s, gpa, sizeof(s)))
+		return;
+	status = pvmmu_setup(&vm->pvmmu, &vcpu->pvmmu_ring, &s);
+	if (status != PV_OK)
+		atomic_fetch_add(&vm->hc.bad, 1);
+	hc_copy_out(vm, gpa, offsetof(struct pv_mmu_setup, status), &status, sizeof(status));
+}
+
+static void hypercall_io(struct vcpu *vcpu, void *opaque, uint64_t off, uint8_t *data,
+			 uint32_t len, bool is_write)
 {
 	struct vm *vm = opaque;
 	uint32_t v;
@@ -114,6 +131,13 @@ static void hypercall_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len
 		break;
 	case PV_HC_PUTS:
 		hc_puts(vm, v);
+		break;
+	case PV_HC_MMU_SETUP:
+		hc_mmu_setup(vm, vcpu, v);
+		break;
+	case PV_HC_MMU_FLUSH:   /* the value is ignored: the ring is the vCPU's */
+		if (pvmmu_doorbell(&vm->pvmmu, &vcpu->pvmmu_ring) != PV_MMU_OK)
+			atomic_fetch_add(&vm->hc.bad, 1);
 		break;
 	default:
 		atomic_fetch_add(&vm->hc.bad, 1);

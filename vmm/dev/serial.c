@@ -18,7 +18,8 @@
 #define UART_LSR_THRE 0x20
 #define UART_LSR_TEMT 0x40
 
-static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+static void serial_io(struct vcpu *vcpu, void *opaque, uint64_t off, uint8_t *data,
+		      uint32_t len, bool is_write)
 {
 	struct vm *vm = opaque;
 	struct serial_state *s = &vm->serial;
