@@ -3,11 +3,15 @@
  * where the CPU pushes none, then the vector, and joins traps_common, which
  * saves the registers as a struct trap_frame and calls traps_handle().
  *
- * #UD has a fast path: a ud2 at user_return_trap executed in ring 3 is the
- * "user function returned" signal of user_run() (arch/user.c), handled in a
- * few instructions without building a frame.
+ * Fast paths, a few CPL0 instructions each, without building a frame (every
+ * CPL0 instruction is emulated on the nested-KVM host):
+ *  - #UD from ring 3 at user_return_trap: user_run()'s "fn returned" signal
+ *    (arch/user.c); at sys_trap: a system call (arch/syscall_entry.S).
+ *  - #PF and #GP from ring 3 at an instruction listed in the exception table
+ *    (__extable, gk/probe.h): resume at its fixup with RAX = -EFAULT.
  */
 #include <gk/arch.h>
+#include <gk/x86.h>
 
 	.text
 
@@ -25,13 +29,50 @@ traps_stub_\vec:
 /* #UD: RIP at 0(%rsp), CS at 8(%rsp) (no error code). */
 	.balign 16
 traps_stub_ud:
-	cmpq	$user_return_trap, (%rsp)
-	jne	1f
 	testb	$3, 8(%rsp)
-	jnz	user_return             /* RAX still holds the user's return value */
+	jz	1f
+	cmpq	$sys_trap, (%rsp)
+	je	sys_entry               /* RAX = nr, args in RDI RSI RDX R10 R8 */
+	cmpq	$user_return_trap, (%rsp)
+	je	user_return             /* RAX still holds the user's return value */
 1:	pushq	$0
 	pushq	$TRAP_UD
 	jmp	traps_common
+
+/*
+ * #PF, #GP: error code at 0(%rsp), RIP at 8, CS at 16.  From ring 3 at an
+ * __extable instruction: RIP = its fixup, RAX = -EFAULT, iretq.
+ */
+.macro FIXUP_STUB vec
+	.balign 16
+traps_stub_\vec:
+	testb	$3, 16(%rsp)
+	jz	3f
+	push	%rsi
+	push	%rdi
+	mov	24(%rsp), %rdi          /* faulting RIP */
+	mov	$__extable_start, %rsi
+1:	cmp	$__extable_end, %rsi
+	jae	2f
+	cmp	(%rsi), %rdi
+	je	4f
+	add	$16, %rsi
+	jmp	1b
+4:	mov	8(%rsi), %rdi
+	mov	%rdi, 24(%rsp)
+	pop	%rdi
+	pop	%rsi
+	add	$8, %rsp                /* error code */
+	mov	$-EFAULT, %rax
+	iretq
+2:	pop	%rdi
+	pop	%rsi
+3:	pushq	$\vec
+	jmp	traps_common
+.endm
+
+	FIXUP_STUB 13
+	FIXUP_STUB 14
 
 	TRAP_STUB 0
 	TRAP_STUB 1
@@ -45,8 +86,6 @@ traps_stub_ud:
 	TRAP_STUB 10
 	TRAP_STUB 11
 	TRAP_STUB 12
-	TRAP_STUB 13
-	TRAP_STUB 14
 	TRAP_STUB 15
 	TRAP_STUB 16
 	TRAP_STUB 17

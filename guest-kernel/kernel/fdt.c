@@ -3,9 +3,12 @@
  * libfdt's tree walks took 20-40 ms of emulated instructions; natively, us).
  */
 #include <libfdt.h>
+#include <string.h>
 #include <pagevisor/abi.h>
+#include <pagevisor/pvmmu.h>
 #include <gk/assert.h>
 #include <gk/bootinfo.h>
+#include <gk/mmapi.h>
 
 /* Offset of the node at path; fails the VM if it is missing. */
 static int fdt_node(const void *fdt, const char *path)
@@ -52,6 +55,25 @@ static void fdt_read_memory(const void *fdt, struct bootinfo *bi)
 	GUEST_ASSERTF(bi->nmem > 0, "fdt: /memory has no RAM");
 }
 
+/* /pagevisor pv-mmu: "auto" (also when absent), "off", "immediate" or "batched". */
+static int fdt_pv_mmu(const void *fdt, int off)
+{
+	static const char *const names[] = {
+		[MM_MODE_OFF] = "off", [MM_MODE_IMMEDIATE] = "immediate",
+		[MM_MODE_BATCHED] = "batched", [MM_MODE_AUTO] = "auto",
+	};
+	int len;
+	const char *s = fdt_getprop(fdt, off, PV_FDT_PV_MMU, &len);
+
+	if (!s)
+		return MM_MODE_AUTO;
+	for (int m = 0; m < (int)(sizeof(names) / sizeof(names[0])); m++)
+		if (len == (int)strlen(names[m]) + 1 && !memcmp(s, names[m], (size_t)len))
+			return m;
+	kpanic("fdt: %s/%s: unknown mode '%.*s'", PV_FDT_NODE, PV_FDT_PV_MMU,
+	       len > 0 && len < 32 ? len : 0, s);
+}
+
 void bootinfo_parse(const void *fdt, struct bootinfo *bi)
 {
 	int err = fdt_check_header(fdt), off, len;
@@ -82,4 +104,5 @@ void bootinfo_parse(const void *fdt, struct bootinfo *bi)
 		.hc_base = (uint16_t)fdt_u32(fdt, off, PV_FDT_PORT_HC_BASE, PV_PORT_HC_BASE),
 		.unused = (uint16_t)fdt_u32(fdt, off, PV_FDT_PORT_UNUSED, PV_PORT_UNUSED),
 	};
+	bi->pv_mmu = fdt_pv_mmu(fdt, off);
 }

@@ -1,16 +1,18 @@
 /*
  * Address-space setup and workload memory.
  *
- * Writing a live page-table entry costs ~10 us on the nested-KVM host
- * (emulated at CPL0, and the table is write-protected by the shadow MMU),
+ * Writing a live page-table entry costs ~3-5 us on the nested-KVM host
+ * (emulated at CPL0, and the table is write-tracked by the shadow MMU),
  * while writes to a table that is not in use yet are ordinary stores, native
  * at CPL3.  So the identity map is built in ring 3 into static tables that
  * are not live yet, and the kernel then switches CR3 to them: boot cost does
- * not grow with RAM.
+ * not grow with RAM.  After boot the workload region changes only through
+ * the mm API (gk/mmapi.h).
  */
 #include <pagevisor/abi.h>
 #include <gk/assert.h>
 #include <gk/mm.h>
+#include <gk/mmapi.h>
 #include <gk/x86.h>
 
 #define MM_FLAGS (PTE_W | PTE_U)
@@ -25,7 +27,15 @@ static uint64_t mm_pml4[512] __attribute__((aligned(4096)));
 static uint64_t mm_pdpt[512] __attribute__((aligned(4096)));
 static uint64_t mm_pd[PV_BOOT_PD_MAX][512] __attribute__((aligned(4096)));
 
+/* The workload region's PDPT (PML4 entry 2); pinned at level 3 by mm_mode_init. */
+uint64_t mm_wl_pdpt[512] __attribute__((aligned(4096)));
+
+/* MM_SCRATCH_VA: PDPT entry 511 -> mm_scratch_pd -> mm_scratch_pt[0], never pinned. */
+static uint64_t mm_scratch_pd[512] __attribute__((aligned(4096)));
+uint64_t mm_scratch_pt[512] __attribute__((aligned(4096)));
+
 static bool mm_1g_pages;
+uint64_t mm_ram_end;
 
 /* CPUID 0x80000001 EDX bit 26: 1 GiB pages. */
 static bool mm_has_1g_pages(void)
@@ -52,9 +62,15 @@ void mm_build(const struct bootinfo *bi)
 {
 	uint64_t end = bi->ram_end;
 
-	GUEST_ASSERT(end <= (uint64_t)PV_BOOT_PD_MAX << 30);
+	mm_ram_end = end;
+	GUEST_ASSERT(end <= (uint64_t)PV_BOOT_PD_MAX << 30 && end <= MM_SCRATCH_VA);
 	pt_kernel_pml4 = mm_pml4;       /* later mappings go here too */
 	pt_write(&mm_pml4[0], (uint64_t)(uintptr_t)mm_pdpt | MM_FLAGS | PTE_P, 0);
+	pt_write(&mm_pml4[MM_WORKLOAD_BASE >> 39], (uint64_t)(uintptr_t)mm_wl_pdpt | MM_FLAGS | PTE_P, 0);
+	pt_write(&mm_pdpt[MM_SCRATCH_VA >> 30], (uint64_t)(uintptr_t)mm_scratch_pd | MM_FLAGS | PTE_P, 0);
+	pt_write(&mm_scratch_pd[0], (uint64_t)(uintptr_t)mm_scratch_pt | MM_FLAGS | PTE_P, 0);
+	/* The scratch page maps the scratch table itself, read-only. */
+	pt_write(&mm_scratch_pt[0], (uint64_t)(uintptr_t)mm_scratch_pt | PTE_U | PTE_P, 0);
 	for (uint64_t g = 0; g << 30 < end; g++) {
 		uint64_t base = g << 30;
 
@@ -75,71 +91,91 @@ void mm_init(void)
 	frame_boot_done();
 }
 
-/*
- * Map [va, end) with fresh 2 MiB chunks within one page directory: one
- * walk, then consecutive entries.  Returns the va reached (== va: no memory).
- */
-static uint64_t mm_fill_pd(uint64_t va, uint64_t end)
+/* Entries of the level's size from va to the end of its table, at most max. */
+static uint64_t mm_piece(uint64_t va, int level, uint64_t max)
 {
-	uint64_t *pde = pt_walk(pt_kernel_pml4, va, PT_LEVEL_2M, true);
-	uint64_t pd_end = (va | (PAGE_SIZE_1G - 1)) + 1;
+	uint64_t left = 512 - ((va >> (12 + 9 * (level - 1))) & 511);
 
-	if (!pde)
-		return va;
-	for (; va < end && va < pd_end; va += PAGE_SIZE_2M, pde++) {
-		uint64_t pa;
-
-		if ((*pde & PTE_P) || !(pa = frame_alloc_2m()))
-			break;
-		pt_write(pde, pa | MM_FLAGS | PTE_P | PTE_PS, va);
-	}
-	return va;
+	return left < max ? left : max;
 }
 
+/*
+ * One page table's worth at a time: the frames are allocated where we run
+ * (natively in ring 3), then one mm_map_frames call maps them (batched: a
+ * record, coalesced; off and immediate: one system call whose CPL0 loop
+ * does only the entries).
+ */
 int mm_map_user(uint64_t va, uint64_t len)
 {
-	uint64_t end = va + len;
+	uint64_t end = va + len, frames[512];
+	int ret = 0;
 
 	GUEST_ASSERT(va % PAGE_SIZE_4K == 0 && len % PAGE_SIZE_4K == 0 && end >= va);
-	while (va < end) {
-		if (va % PAGE_SIZE_2M == 0 && end - va >= PAGE_SIZE_2M) {
-			uint64_t next = mm_fill_pd(va, end & ~(PAGE_SIZE_2M - 1));
+	mm_lazy_enter();
+	while (va < end && !ret) {
+		int big = va % PAGE_SIZE_2M == 0 && end - va >= PAGE_SIZE_2M;
+		int level = big ? PT_LEVEL_2M : PT_LEVEL_4K;
+		uint64_t size = big ? PAGE_SIZE_2M : PAGE_SIZE_4K;
+		/* 4 KiB pages up to the next 2 MiB boundary or the end. */
+		uint64_t want = big ? (end - va) / PAGE_SIZE_2M :
+			(((va | (PAGE_SIZE_2M - 1)) + 1 < end ? (va | (PAGE_SIZE_2M - 1)) + 1 : end) - va)
+			/ PAGE_SIZE_4K;
+		uint64_t n = mm_piece(va, level, want), got;
 
-			if (next == va)
-				return -1;
-			va = next;
-		} else {
-			uint64_t pa = frame_alloc_4k();
-
-			if (!pa)
-				return -1;
-			if (pt_map(pt_kernel_pml4, va, pa, PT_LEVEL_4K, MM_FLAGS)) {
-				frame_free_4k(pa);
-				return -1;
-			}
-			va += PAGE_SIZE_4K;
+		for (got = 0; got < n; got++)
+			if (!(frames[got] = big ? frame_alloc_2m() : frame_alloc_4k()))
+				break;
+		if (got < n)
+			ret = -1;
+		if (got && mm_map_frames(level, va, got, frames, MM_FLAGS)) {
+			while (got--)
+				big ? frame_free_2m(frames[got]) : frame_free_4k(frames[got]);
+			ret = -1;
 		}
+		va += n * size;
 	}
-	return 0;
+	mm_lazy_leave();
+	return ret;
 }
 
+/*
+ * Per page table: read the entries (natively in ring 3), clear the run in
+ * one mm_clear_range call, send it (mm_sync), then free the frames: no
+ * frame is reused while a queued batch still maps it.
+ */
 void mm_unmap_user(uint64_t va, uint64_t len)
 {
-	uint64_t end = va + len;
+	uint64_t end = va + len, frames[512];
 
 	while (va < end) {
-		uint64_t pa;
+		uint64_t *pde = pt_walk(pt_kernel_pml4, va, PT_LEVEL_2M, false);
+		uint64_t v = pde ? mm_read_pte(pde, PT_LEVEL_2M) : 0;
+		int level = (v & PTE_PS) ? PT_LEVEL_2M : PT_LEVEL_4K;
+		uint64_t size = level == PT_LEVEL_2M ? PAGE_SIZE_2M : PAGE_SIZE_4K;
+		uint64_t n, nf = 0, *e;
 
-		if (va % PAGE_SIZE_2M == 0 &&
-		    (pa = pt_unmap(pt_kernel_pml4, va, PT_LEVEL_2M))) {
-			frame_free_2m(pa);
-			va += PAGE_SIZE_2M;
-		} else {
-			pa = pt_unmap(pt_kernel_pml4, va, PT_LEVEL_4K);
-			if (pa)
-				frame_free_4k(pa);
-			va += PAGE_SIZE_4K;
+		if (!(v & PTE_P)) {             /* nothing below this PDE */
+			va = (va | (PAGE_SIZE_2M - 1)) + 1;
+			continue;
 		}
+		GUEST_ASSERT(level == PT_LEVEL_4K || va % PAGE_SIZE_2M == 0);
+		n = mm_piece(va, level, (end - va + size - 1) / size);
+		e = level == PT_LEVEL_2M ? pde : pt_walk(pt_kernel_pml4, va, PT_LEVEL_4K, false);
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t w = mm_read_pte(&e[i], level);
+
+			if (level == PT_LEVEL_2M && (w & PTE_P) && !(w & PTE_PS)) {
+				n = i;          /* a page table: the next round takes it */
+				break;
+			}
+			if (w & PTE_P)
+				frames[nf++] = w & PTE_ADDR;
+		}
+		mm_clear_range(level, va, n);   /* n >= 1: entry 0 is a page */
+		mm_sync();
+		for (uint64_t i = 0; i < nf; i++)
+			level == PT_LEVEL_2M ? frame_free_2m(frames[i]) : frame_free_4k(frames[i]);
+		va += n * size;
 	}
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <gk/arch.h>
 #include <gk/console.h>
+#include <gk/mmapi.h>
 #include <gk/printf.h>
 #include <gk/report.h>
 #include <gk/time.h>
@@ -12,7 +13,7 @@
 #define WL_CMDLINE_MAX 1024
 
 static const struct workload *const wl_table[] = {
-	&wl_hello, &wl_exitloop, &wl_memtest, &wl_fault,
+	&wl_hello, &wl_exitloop, &wl_memtest, &wl_fault, &wl_ptebench, &wl_pvmmu_attack,
 };
 #define WL_COUNT (sizeof(wl_table) / sizeof(wl_table[0]))
 
@@ -166,5 +167,6 @@ int workload_select(const char *bootargs)
 int workload_run(void)
 {
 	report("boot_ns", (int64_t)time_cycles_to_ns(rdtsc() - arch_boot_tsc), 0);
+	mm_mode_report();
 	return wl_chosen->main();
 }

@@ -21,11 +21,12 @@ struct bootinfo {
 	const char *bootargs;           /* points into the FDT; "" if none */
 	uint32_t tsc_khz;
 	struct hc_ports ports;
+	int pv_mmu;                     /* enum mm_mode: /pagevisor pv-mmu, absent: auto */
 };
 
 /*
  * Parse the FDT at fdt: /memory reg (2+2 cells), /chosen bootargs,
- * /pagevisor tsc-khz and ports.  A broken or incomplete FDT fails the VM.
+ * /pagevisor tsc-khz, ports and pv-mmu.  A broken or incomplete FDT fails the VM.
  */
 void bootinfo_parse(const void *fdt, struct bootinfo *bi);
 

@@ -20,6 +20,12 @@ struct hc_ports {
 };
 extern struct hc_ports hc_ports;
 
+/* The port of hypercall hc (a PV_HC_* constant) under the current base. */
+static inline uint16_t hc_port(uint16_t hc)
+{
+	return (uint16_t)(hc_ports.hc_base + (hc - PV_PORT_HC_BASE));
+}
+
 /* Replace the port numbers (from the FDT's /pagevisor node). */
 void hc_set_ports(const struct hc_ports *p);
 

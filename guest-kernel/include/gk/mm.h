@@ -23,7 +23,10 @@
 #include <gk/bootinfo.h>
 #include <gk/x86.h>
 
-#define MM_WORKLOAD_BASE 0x10000000000ull
+#define MM_WORKLOAD_BASE 0x10000000000ull                /* PML4 entry 2 */
+#define MM_WORKLOAD_END  (MM_WORKLOAD_BASE + (1ull << 39))
+/* A page for the boot-time cost measurement (mm/mmmode.c), below 512 GiB. */
+#define MM_SCRATCH_VA    (511ull << 30)
 
 /* ---- mm/frame.c: frames in 2 MiB chunks, 4 KiB frames carved on demand */
 
@@ -55,7 +58,7 @@ bool frame_can_alloc(uint64_t n2m, uint64_t n4k);
 /* The full identity map is live: frame_alloc_4k may use any chunk. */
 void frame_boot_done(void);
 
-/* ---- mm/pgtable.c: 4-level page tables; all PTE writes go through here */
+/* ---- mm/pgtable.c: 4-level page tables */
 
 /* Levels as in walk(): 1 = PTE (4 KiB), 2 = PDE (2 MiB), 3 = PDPTE (1 GiB). */
 #define PT_LEVEL_4K 1
@@ -66,24 +69,37 @@ void frame_boot_done(void);
 extern uint64_t *pt_kernel_pml4;
 
 /*
- * Pointer to va's entry at level in pml4's tree.  With alloc, missing
- * intermediate tables are created (zeroed frames).  NULL if a table is
+ * The one place a raw PTE store happens (boot tables, and mode off): *ptep =
+ * val, then invlpg(va) if the old entry was present (new mappings need no
+ * flush).  CPL0, or CPL3 when old is not present (invlpg is privileged).
+ * Never used on a pinned table (gk/mmapi.h).
+ */
+static inline void pt_store(uint64_t *ptep, uint64_t old, uint64_t val, uint64_t va)
+{
+	*(volatile uint64_t *)ptep = val;
+	if (old & PTE_P)
+		invlpg(va);
+}
+
+static inline void pt_write(uint64_t *ptep, uint64_t val, uint64_t va)
+{
+	pt_store(ptep, *(volatile uint64_t *)ptep, val, va);
+}
+
+/*
+ * Pointer to va's entry at level in pml4's tree.  Entries are read with
+ * mm_read_pte (no stale reads under a queued batch).  With alloc, missing
+ * intermediate tables are created by mm_new_table.  NULL if a table is
  * missing (alloc false), memory ran out, or a larger page covers va.
  */
 uint64_t *pt_walk(uint64_t *pml4, uint64_t va, int level, bool alloc);
 
 /*
- * The one place a PTE is written: *ptep = val, then invlpg(va) if the old
- * entry was present (new mappings need no flush).  CPL0, or CPL3 when the
- * old entry is not present (invlpg is privileged).
+ * mm/mmapi.c: a zeroed table linked into *parent (an entry at parent_level
+ * covering va), pinned first at parent_level - 1 unless the mode is off.
+ * Its address, or 0 when memory ran out.
  */
-void pt_write(uint64_t *ptep, uint64_t val, uint64_t va);
-
-/* Map one page of the level's size at va -> pa with flags; -1 if va is already mapped or no memory. */
-int pt_map(uint64_t *pml4, uint64_t va, uint64_t pa, int level, uint64_t flags);
-
-/* Unmap the page of the level's size at va (with invlpg); its pa, or 0 if none was mapped. */
-uint64_t pt_unmap(uint64_t *pml4, uint64_t va, int level);
+uint64_t mm_new_table(uint64_t *parent, int parent_level, uint64_t va);
 
 /* ---- mm/mm.c: address-space setup and workload memory */
 
@@ -102,18 +118,34 @@ void mm_boot(void);
  */
 void mm_build(const struct bootinfo *bi);
 
+/* Highest RAM address + 1 (set by mm_build). */
+extern uint64_t mm_ram_end;
+
 /* CPL0, after mm_build: switch CR3 to the kernel's tables. */
 void mm_init(void);
 
 /*
- * Back [va, va+len) with fresh frames, P|W|U.  va and len 4 KiB-aligned.
- * Returns 0, or -1 when memory ran out (what was mapped stays mapped).
- * Any CPL.  Cheapest in ring 3 before mm_init(), while the tables are not
- * live: then every PTE write is a native store (workload setup does this).
+ * The workload region's PDPT (static, linked into the PML4 by mm_build) and
+ * the scratch PTE mapping MM_SCRATCH_VA, in a table of its own (both never
+ * pinned by mm_build; mm_mode_init pins the PDPT in modes that use the
+ * channel).
+ */
+extern uint64_t mm_wl_pdpt[512];
+extern uint64_t mm_scratch_pt[512];
+
+/*
+ * Back [va, va+len) in the workload region with fresh frames, P|W|U, 2 MiB
+ * pages where va and len allow, through the mm API (gk/mmapi.h) in one lazy
+ * section, one mm_map_frames call per page table.  va and len 4 KiB-aligned,
+ * not mapped yet.  Returns 0, or -1 when memory ran out (what was mapped
+ * stays mapped).  Any CPL; cheapest in ring 3.
  */
 int mm_map_user(uint64_t va, uint64_t len);
 
-/* Unmap [va, va+len) mapped by mm_map_user and free its frames. */
+/*
+ * Unmap [va, va+len) mapped by mm_map_user and free its frames: per page
+ * table one mm_clear_range call and one mm_sync, then the frees.  Any CPL.
+ */
 void mm_unmap_user(uint64_t va, uint64_t len);
 
 /* Whether mm_map_user(va, len) can succeed (page tables included). */

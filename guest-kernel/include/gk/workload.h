@@ -2,7 +2,8 @@
  * Workloads, chosen by the bootargs: `workload=NAME key=value ...`
  * (default: hello).  Two steps:
  *   setup  ring 3, during boot: check and store the parameters (printing
- *          and formatting are cheap there).
+ *          and formatting are cheap there).  The page tables are not live
+ *          yet and the PV MMU mode is not chosen: map nothing here.
  *   main   CPL0: prepare (e.g. map memory), run the measured part in ring 3
  *          with user_run(), return the VM's exit code: 0 when the
  *          workload's own checks hold, else 1.
@@ -30,7 +31,8 @@ struct workload {
 	int (*main)(void);                      /* CPL0; the exit code */
 };
 
-extern const struct workload wl_hello, wl_exitloop, wl_memtest, wl_fault;
+extern const struct workload wl_hello, wl_exitloop, wl_memtest, wl_fault, wl_ptebench,
+	wl_pvmmu_attack;
 
 /*
  * Ring 3, at boot (frame allocator ready): parse the bootargs, choose the

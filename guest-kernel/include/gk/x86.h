@@ -15,6 +15,8 @@
 
 #define X86_MSR_FS_BASE     0xc0000100
 
+#define EFAULT              14          /* probes return -EFAULT */
+
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
@@ -22,7 +24,10 @@
 #define PTE_P    (1ull << 0)
 #define PTE_W    (1ull << 1)
 #define PTE_U    (1ull << 2)
+#define PTE_A    (1ull << 5)
+#define PTE_D    (1ull << 6)
 #define PTE_PS   (1ull << 7)
+#define PTE_NX   (1ull << 63)
 #define PTE_ADDR 0x000ffffffffff000ull
 
 #define PAGE_SIZE_4K (1ull << 12)
@@ -74,6 +79,14 @@ static inline uint64_t read_cr2(void)
 	uint64_t v;
 
 	__asm__ volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+
+static inline uint64_t read_cr3(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
 	return v;
 }
 
