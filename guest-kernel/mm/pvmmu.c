@@ -81,6 +81,19 @@ static uint64_t pvmmu_page_size(unsigned level)
 	return 1ull << (12 + 9 * (level - 1));
 }
 
+/* Fill one record (status cleared: the VMM writes it). */
+static void pvmmu_rec_fill(struct pv_mmu_rec *r, unsigned op, unsigned level, uint32_t count,
+			   uint64_t ptep, uint64_t val, uint64_t mask)
+{
+	r->op = (uint8_t)op;
+	r->level = (uint8_t)level;
+	r->status = 0;
+	r->count = count;
+	r->ptep = ptep;
+	r->val = val;
+	r->mask = mask;
+}
+
 void pvmmu_queue(unsigned op, unsigned level, uint64_t ptep, uint32_t count,
 		 uint64_t val, uint64_t mask)
 {
@@ -100,14 +113,7 @@ void pvmmu_queue(unsigned op, unsigned level, uint64_t ptep, uint32_t count,
 	GUEST_ASSERT(pvmmu_ready);
 	if (pvmmu_n >= PVMMU_RECORDS - 1)       /* one slot stays free for FLUSH_TLB */
 		pvmmu_flush();
-	r = &pvmmu_ring->rec[pvmmu_n++];
-	r->op = (uint8_t)op;
-	r->level = (uint8_t)level;
-	r->status = 0;
-	r->count = count;
-	r->ptep = ptep;
-	r->val = val;
-	r->mask = mask;
+	pvmmu_rec_fill(&pvmmu_ring->rec[pvmmu_n++], op, level, count, ptep, val, mask);
 envelope:
 	if (op == PV_MMU_PIN || op == PV_MMU_UNPIN || op == PV_MMU_FLUSH_TLB)
 		return;
@@ -231,12 +237,7 @@ void pvmmu_immediate(unsigned op, unsigned level, uint64_t ptep, uint64_t val, u
 	struct pv_mmu_ring *h = pvmmu_ring;
 	struct pv_mmu_rec *r = &h->rec[0];
 
-	r->op = (uint8_t)op;
-	r->level = (uint8_t)level;
-	r->count = 1;
-	r->ptep = ptep;
-	r->val = val;
-	r->mask = mask;
+	pvmmu_rec_fill(r, op, level, 1, ptep, val, mask);
 	h->count = 1;
 	outl(hc_port(PV_HC_MMU_FLUSH), 0);
 	if (resync)     /* the entry's value rewritten: KVM drops its shadow of it */
