@@ -31,7 +31,7 @@ struct workload {
 	int (*main)(void);                      /* CPL0; the exit code */
 };
 
-extern const struct workload wl_hello, wl_exitloop, wl_memtest, wl_fault, wl_ptebench,
+extern const struct workload wl_hello, wl_exitloop, wl_memtest, wl_fault, wl_ptebench, wl_memtouch,
 	wl_pvmmu_attack;
 
 /*

@@ -1,0 +1,210 @@
+/*
+ * memtouch size=S pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H
+ *
+ * Exercises the host side of guest memory: the memory is mapped up front
+ * (2 MiB pages where it can), so the guest itself takes no page faults and
+ * every fault is the host's (userfaultfd swap mode, or the host kernel's own
+ * swap).  Runs in ring 3.
+ *
+ * Every page carries a stamp written with it: word 0 holds the page index
+ * and a generation, words 1..511 a pattern of (seed, index, generation).  A
+ * table of expected generations (mapped after the pages) lets every touch
+ * verify the whole page, so a lost page (zeros), a misplaced one (another
+ * index) and a stale one (an older generation) are all errors.
+ *
+ * Pass 0 stamps every page in order (init_ns).  Then P passes of S/4K
+ * touches each: seq walks the pages in order, random picks pages at
+ * random, hotcold touches a hot set (the first H bytes, default S/4) ten
+ * times for every touch of a cold page.  A touch verifies the page and, with
+ * write=1, stamps it again with the next generation.
+ * Reports pages, touches, errors, ns_per_page (passes only) and init_ns.
+ */
+#include <gk/arch.h>
+#include <gk/mm.h>
+#include <gk/printf.h>
+#include <gk/report.h>
+#include <gk/time.h>
+#include <gk/workload.h>
+#include <gk/x86.h>
+#include <string.h>
+
+#define MT_WORDS (PAGE_SIZE_4K / 8)
+
+enum mt_pattern { MT_SEQ, MT_RANDOM, MT_HOTCOLD };
+
+struct memtouch_ctx {
+	uint64_t *base;         /* the pages */
+	uint32_t *gen;          /* expected generation per page, after the pages */
+	uint64_t pages, hot_pages, passes, seed, map_bytes;
+	uint64_t write;
+	enum mt_pattern pattern;
+	uint64_t rng;
+	uint64_t errors, touches;
+	uint64_t first_bad;     /* 1 + index of the first page that failed, or 0 */
+};
+
+static struct memtouch_ctx mt;
+
+static inline uint64_t mt_word(uint64_t seed, uint64_t page, uint64_t gen, uint64_t w)
+{
+	return ((page << 20 ^ gen << 9 ^ w) + seed) * 0x9e3779b97f4a7c15ull;
+}
+
+static inline uint64_t mt_next(uint64_t *s)     /* xorshift64* */
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dull;
+}
+
+static void mt_stamp(struct memtouch_ctx *c, uint64_t page, uint32_t gen)
+{
+	volatile uint64_t *p = c->base + page * MT_WORDS;
+
+	for (uint64_t w = 1; w < MT_WORDS; w++)
+		p[w] = mt_word(c->seed, page, gen, w);
+	p[0] = page << 32 | gen;
+	c->gen[page] = gen;
+}
+
+/* True when the page holds exactly what its last stamp wrote. */
+static bool mt_check(struct memtouch_ctx *c, uint64_t page)
+{
+	const volatile uint64_t *p = c->base + page * MT_WORDS;
+	uint32_t gen = c->gen[page];
+	uint64_t bad = p[0] != (page << 32 | gen);
+
+	for (uint64_t w = 1; w < MT_WORDS; w++)
+		bad |= p[w] ^ mt_word(c->seed, page, gen, w);
+	return !bad;
+}
+
+static void mt_touch(struct memtouch_ctx *c, uint64_t page)
+{
+	c->touches++;
+	if (!mt_check(c, page)) {
+		if (!c->errors)
+			c->first_bad = page + 1;
+		c->errors++;
+	}
+	if (c->write)
+		mt_stamp(c, page, c->gen[page] + 1);
+}
+
+static uint64_t mt_pick(struct memtouch_ctx *c, uint64_t i)
+{
+	uint64_t cold = c->pages - c->hot_pages;
+
+	switch (c->pattern) {
+	case MT_SEQ:
+		return i % c->pages;
+	case MT_RANDOM:
+		return mt_next(&c->rng) % c->pages;
+	default:        /* ten hot touches for each cold one */
+		if (i % 11 != 10 || cold == 0)
+			return mt_next(&c->rng) % c->hot_pages;
+		return c->hot_pages + mt_next(&c->rng) % cold;
+	}
+}
+
+static long memtouch_user(void *arg)
+{
+	struct memtouch_ctx *c = arg;
+	uint64_t t0, t1, t2;
+
+	if (mm_map_user((uint64_t)(uintptr_t)c->base, c->map_bytes)) {
+		printf("guest: memtouch: out of memory mapping %lu KiB\n",
+		       (unsigned long)(c->map_bytes >> 10));
+		return 1;
+	}
+	t0 = rdtsc();
+	for (uint64_t pg = 0; pg < c->pages; pg++)
+		mt_stamp(c, pg, 1);
+	t1 = rdtsc();
+	for (uint64_t pass = 0; pass < c->passes; pass++)
+		for (uint64_t i = 0; i < c->pages; i++)
+			mt_touch(c, mt_pick(c, i));
+	t2 = rdtsc();
+	/* a last full read: every page must still hold its latest stamp */
+	for (uint64_t pg = 0; pg < c->pages; pg++) {
+		if (!mt_check(c, pg)) {
+			if (!c->errors)
+				c->first_bad = pg + 1;
+			c->errors++;
+		}
+	}
+
+	uint64_t init_ns = time_cycles_to_ns(t1 - t0), ns = time_cycles_to_ns(t2 - t1);
+
+	report("pages", (int64_t)c->pages, 0);
+	report("touches", (int64_t)c->touches, 0);
+	report("errors", (int64_t)c->errors, 0);
+	report("init_ns", (int64_t)init_ns, 0);
+	report("ns", (int64_t)ns, 0);
+	report("ns_per_page", c->touches ? (int64_t)(ns * 1000 / c->touches) : 0, 3);
+	printf("memtouch: %lu pages, %lu touches, %lu errors, %lu ns/page\n",
+	       (unsigned long)c->pages, (unsigned long)c->touches, (unsigned long)c->errors,
+	       (unsigned long)(c->touches ? ns / c->touches : 0));
+	if (c->errors)
+		printf("memtouch: first bad page %lu\n", (unsigned long)(c->first_bad - 1));
+	mm_unmap_user((uint64_t)(uintptr_t)c->base, c->map_bytes);
+	return c->errors ? 1 : 0;
+}
+
+static int memtouch_setup(const struct wl_args *a)
+{
+	struct memtouch_ctx *c = &mt;
+	const char *pat = wl_arg(a, "pattern");
+	uint64_t size, hot, gen_bytes;
+
+	if (wl_arg_u64(a, "memtouch", "size", 64ull << 20, PAGE_SIZE_4K, 1ull << 40, true, &size) ||
+	    wl_arg_u64(a, "memtouch", "passes", 2, 0, 1000, false, &c->passes) ||
+	    wl_arg_u64(a, "memtouch", "write", 1, 0, 1, false, &c->write) ||
+	    wl_arg_u64(a, "memtouch", "seed", 1, 0, ~0ull, false, &c->seed) ||
+	    wl_arg_u64(a, "memtouch", "hot", size / 4, PAGE_SIZE_4K, size, true, &hot))
+		return -1;
+	if (!pat || !strcmp(pat, "seq")) {
+		c->pattern = MT_SEQ;
+	} else if (!strcmp(pat, "random")) {
+		c->pattern = MT_RANDOM;
+	} else if (!strcmp(pat, "hotcold")) {
+		c->pattern = MT_HOTCOLD;
+	} else {
+		printf("guest: memtouch: pattern=%s: want seq, random or hotcold\n", pat);
+		return -1;
+	}
+	c->pages = size / PAGE_SIZE_4K;
+	c->hot_pages = hot / PAGE_SIZE_4K;
+	if (c->hot_pages > c->pages)
+		c->hot_pages = c->pages;
+	gen_bytes = (c->pages * sizeof(uint32_t) + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
+	c->map_bytes = c->pages * PAGE_SIZE_4K + gen_bytes;
+	if (!mm_can_map(MM_WORKLOAD_BASE, c->map_bytes)) {
+		printf("guest: memtouch: size=%lu KiB (plus %lu KiB of bookkeeping) exceeds free memory (%lu KiB)\n",
+		       (unsigned long)(size >> 10), (unsigned long)(gen_bytes >> 10),
+		       (unsigned long)(frame_free_bytes() >> 10));
+		return -1;
+	}
+	c->base = (uint64_t *)(uintptr_t)MM_WORKLOAD_BASE;
+	c->gen = (uint32_t *)(uintptr_t)(MM_WORKLOAD_BASE + c->pages * PAGE_SIZE_4K);
+	c->rng = c->seed * 0x9e3779b97f4a7c15ull | 1;
+	return 0;
+}
+
+static int memtouch_main(void)
+{
+	return (int)user_run(memtouch_user, &mt);
+}
+
+static const char *const memtouch_params[] = {
+	"size", "pattern", "passes", "write", "seed", "hot", NULL
+};
+
+const struct workload wl_memtouch = {
+	.name = "memtouch",
+	.usage = "size=S[K|M|G] pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H",
+	.params = memtouch_params,
+	.setup = memtouch_setup,
+	.main = memtouch_main,
+};
