@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "mmu/guestmem.h"
 
+#include "mmu/swapmode.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,13 +56,35 @@ err_close:
 	return ret;
 }
 
+int guestmem_init_anon(struct guestmem *gm, uint64_t size)
+{
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+	if (size == 0 || size % (uint64_t)sysconf(_SC_PAGESIZE))
+		return -EINVAL;
+	gm->guest_map = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (gm->guest_map == MAP_FAILED) {
+		int ret = -errno;
+
+		fprintf(stderr, "vmm: mmap anonymous guest RAM: %s\n", strerror(errno));
+		gm->guest_map = NULL;
+		return ret;
+	}
+	gm->alias = gm->guest_map;
+	gm->size = size;
+	return 0;
+}
+
 void guestmem_destroy(struct guestmem *gm)
 {
 	if (gm->size == 0)      /* never initialised, or already destroyed */
 		return;
-	munmap(gm->alias, gm->size);
+	if (gm->alias != gm->guest_map)
+		munmap(gm->alias, gm->size);
 	munmap(gm->guest_map, gm->size);
-	close(gm->memfd);
+	if (gm->memfd >= 0)
+		close(gm->memfd);
 	memset(gm, 0, sizeof(*gm));
 	gm->memfd = -1;
 }
@@ -79,4 +103,19 @@ void *guestmem_hva(const struct guestmem *gm, uint64_t gpa, uint64_t len)
 	if (!gm->alias || !guestmem_range_ok(gm->size, gpa, len))
 		return NULL;
 	return gm->alias + gpa;
+}
+
+void *guestmem_get(const struct guestmem *gm, uint64_t gpa, uint64_t len, bool write)
+{
+	void *p = guestmem_hva(gm, gpa, len);
+
+	if (!p || !gm->swap || !len)
+		return p;
+	return swapmode_get(gm->swap, gpa, len, write) ? NULL : p;
+}
+
+void guestmem_put(const struct guestmem *gm, uint64_t gpa, uint64_t len)
+{
+	if (gm->swap && len && guestmem_range_ok(gm->size, gpa, len))
+		swapmode_put(gm->swap, gpa, len);
 }

@@ -3,7 +3,9 @@
  * Guest RAM: one memfd, mapped twice.  guest_map is the mapping KVM's memory
  * slot points at (and, in swap mode, the one registered with userfaultfd);
  * alias is the VMM's own view, never registered, through which every VMM
- * access to guest memory goes via guestmem_hva().
+ * access to guest memory goes: guestmem_get/put while the guest runs,
+ * guestmem_hva for setup before it does.  With --anon-ram, RAM is one
+ * private anonymous mapping instead (guest_map == alias, no memfd).
  */
 #ifndef PV_MMU_GUESTMEM_H
 #define PV_MMU_GUESTMEM_H
@@ -12,15 +14,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct swapmode;
+
 struct guestmem {
-	int memfd;
+	int memfd;              /* -1 with --anon-ram */
 	uint64_t size;          /* bytes, a multiple of the host page size */
 	uint8_t *guest_map;     /* for KVM_SET_USER_MEMORY_REGION */
 	uint8_t *alias;         /* for the VMM */
+	struct swapmode *swap;  /* set while swap mode runs: guestmem_get goes through it */
 };
 
 /* Create a memfd of @size bytes and both mappings.  Returns 0 or -errno. */
 int guestmem_init(struct guestmem *gm, uint64_t size);
+
+/* --anon-ram: one private anonymous mapping of @size bytes, no memfd.  0 or -errno. */
+int guestmem_init_anon(struct guestmem *gm, uint64_t size);
 
 /* Unmap both views and close the memfd.  Safe on a zeroed struct. */
 void guestmem_destroy(struct guestmem *gm);
@@ -32,8 +40,22 @@ bool guestmem_range_ok(uint64_t size, uint64_t gpa, uint64_t len);
 /*
  * The one gpa -> hva translation: a pointer into the alias for
  * [gpa, gpa + len), or NULL when any byte of it is outside guest RAM
- * (including when gpa + len overflows).
+ * (including when gpa + len overflows).  Only for setup before the guest
+ * runs (loader, boot tables, FDT) and for tests: in swap mode a page may be
+ * punched out of the memfd, and reading it here would silently allocate a
+ * zero page in its place.
  */
 void *guestmem_hva(const struct guestmem *gm, uint64_t gpa, uint64_t len);
+
+/*
+ * Access to guest RAM while the guest runs: like guestmem_hva (NULL outside
+ * RAM), but in swap mode every page of the range is made resident (swapped
+ * in synchronously if needed) and pinned against reclaim until
+ * guestmem_put(), and marked dirty when @write.  NULL also when a swap-in
+ * failed.  Without swap mode both cost a bounds check.  Pair every non-NULL
+ * get with a put of the same range; gets nest.
+ */
+void *guestmem_get(const struct guestmem *gm, uint64_t gpa, uint64_t len, bool write);
+void guestmem_put(const struct guestmem *gm, uint64_t gpa, uint64_t len);
 
 #endif

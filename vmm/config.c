@@ -10,7 +10,8 @@
 #include "pagevisor/abi.h"
 #include "pv_version.h"
 
-enum { OPT_CMDLINE = 0x100, OPT_STATS, OPT_PV_MMU, OPT_VERSION };
+enum { OPT_CMDLINE = 0x100, OPT_STATS, OPT_PV_MMU, OPT_VERSION, OPT_SWAP, OPT_RESIDENT,
+       OPT_AGING, OPT_FAULT_THREADS, OPT_ANON_RAM };
 
 /* --pv-mmu values: advice passed to the guest in the FDT (PV_FDT_PV_MMU). */
 static const char *const config_pv_mmu_modes[] = {
@@ -23,6 +24,11 @@ static const struct option config_options[] = {
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "stats",   required_argument, NULL, OPT_STATS },
 	{ "pv-mmu",  required_argument, NULL, OPT_PV_MMU },
+	{ "swap",    required_argument, NULL, OPT_SWAP },
+	{ "resident", required_argument, NULL, OPT_RESIDENT },
+	{ "aging",   required_argument, NULL, OPT_AGING },
+	{ "fault-threads", required_argument, NULL, OPT_FAULT_THREADS },
+	{ "anon-ram", no_argument,      NULL, OPT_ANON_RAM },
 	{ "quiet",   no_argument,       NULL, 'q' },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
@@ -41,13 +47,20 @@ static void config_usage(FILE *f)
 		"      --stats FILE    write counters as JSON to FILE at exit ('-': stdout)\n"
 		"      --pv-mmu MODE   page-table updates through the VMM: auto, off,\n"
 		"                      immediate or batched (default auto; told to the guest)\n"
+		"      --swap FILE     userfaultfd swap mode: cold guest pages go to FILE\n"
+		"                      (created or reused, truncated at start, removed at exit;\n"
+		"                      a file holding anything else is refused)\n"
+		"      --resident SIZE with --swap: guest RAM kept resident, below --memory\n"
+		"      --aging MODE    with --swap: clock (reference bits; default) or off (FIFO)\n"
+		"      --fault-threads N  with --swap: userfaultfd service threads, 1 to %d (default 1)\n"
+		"      --anon-ram      guest RAM as private anonymous memory (not with --swap)\n"
 		"  -q, --quiet         no counters table at exit\n"
 		"  -h, --help          this text\n"
 		"      --version       print the version\n"
 		"\n"
 		"Exit status: the guest's own exit code; %d for bad usage or input;\n"
 		"%d when the VM failed (guest assertion or exception, triple fault,\n"
-		"KVM error).\n", PV_STATUS_USAGE, PV_STATUS_VM_FAILED);
+		"KVM error).\n", CONFIG_FAULT_THREADS_MAX, PV_STATUS_USAGE, PV_STATUS_VM_FAILED);
 }
 
 int config_parse_size(const char *s, uint64_t *out)
@@ -120,22 +133,31 @@ int config_check_memory(uint64_t size, uint64_t host_bytes, FILE *err)
 	return 0;
 }
 
-static int config_parse_cpus(const char *s, unsigned *out, FILE *err)
+/* A whole number from 1 to @max for option --@opt; one line to @err if not. */
+static int config_parse_count(const char *opt, const char *s, unsigned long max, unsigned *out,
+			      FILE *err)
 {
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end || errno || v == 0 || v > 256) {
-		fprintf(err, "vmm: --cpus '%s': expected a number from 1 to 256\n", s);
-		return -EINVAL;
-	}
-	if (v > 1) {
-		fprintf(err, "vmm: --cpus %lu: only 1 vCPU is supported so far\n", v);
+	if (*s < '0' || *s > '9' || *end || errno || v == 0 || v > max) {
+		fprintf(err, "vmm: --%s '%s': expected a number from 1 to %lu\n", opt, s, max);
 		return -EINVAL;
 	}
 	*out = (unsigned)v;
+	return 0;
+}
+
+static int config_parse_cpus(const char *s, unsigned *out, FILE *err)
+{
+	if (config_parse_count("cpus", s, 256, out, err))
+		return -EINVAL;
+	if (*out > 1) {
+		fprintf(err, "vmm: --cpus %u: only 1 vCPU is supported so far\n", *out);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -149,6 +171,60 @@ static int config_parse_pv_mmu(const char *s, const char **out, FILE *err)
 	}
 	fprintf(err, "vmm: --pv-mmu '%s': expected auto, off, immediate or batched\n", s);
 	return -EINVAL;
+}
+
+static int config_parse_resident(const char *s, uint64_t *out, FILE *err)
+{
+	int ret = config_parse_size(s, out);
+
+	if (ret) {
+		fprintf(err, "vmm: --resident '%s': %s\n", s, ret == -ERANGE ? "too large" :
+			"expected a size above zero such as 64M");
+		return -EINVAL;
+	}
+	if (*out % 4096) {
+		fprintf(err, "vmm: --resident %llu bytes is not a multiple of 4K\n",
+			(unsigned long long)*out);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The swap options go together, and only with memfd RAM. */
+static int config_check_swap(const struct vm_config *cfg, bool aging, bool threads, FILE *err)
+{
+	const char *alone = cfg->resident ? "--resident" : aging ? "--aging" :
+			    threads ? "--fault-threads" : NULL;
+
+	if (!cfg->swap_path) {
+		if (alone) {
+			fprintf(err, "vmm: %s needs --swap FILE (userfaultfd swap mode)\n", alone);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (cfg->anon_ram) {
+		fprintf(err, "vmm: --anon-ram and --swap do not go together: swap mode needs "
+			"memfd-backed RAM\n");
+		return -EINVAL;
+	}
+	if (!cfg->resident) {
+		fprintf(err, "vmm: --swap needs --resident SIZE (how much guest RAM stays resident)\n");
+		return -EINVAL;
+	}
+	if (cfg->resident >= cfg->mem_size) {
+		fprintf(err, "vmm: --resident %lluK is not below --memory %lluK: swap mode needs "
+			"less resident than guest RAM\n", (unsigned long long)(cfg->resident >> 10),
+			(unsigned long long)(cfg->mem_size >> 10));
+		return -EINVAL;
+	}
+	if (cfg->resident < CONFIG_RESIDENT_MIN) {
+		fprintf(err, "vmm: --resident %lluK is below the %lluK minimum (the guest kernel's "
+			"own working set)\n", (unsigned long long)(cfg->resident >> 10),
+			(unsigned long long)(CONFIG_RESIDENT_MIN >> 10));
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Join argv[from..argc) with single spaces into a malloc'd string. */
@@ -174,12 +250,15 @@ static char *config_join(int argc, char **argv, int from)
 int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
 	const char *cmdline = NULL;
+	bool aging = false, threads = false;
 	int opt, ret, dd;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = CONFIG_DEFAULT_MEM;
 	cfg->cpus = 1;
 	cfg->pv_mmu = config_pv_mmu_modes[0];
+	cfg->aging_clock = true;
+	cfg->fault_threads = 1;
 
 	/*
 	 * Options may come before or after IMAGE; everything after the first
@@ -217,6 +296,34 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 			if (config_parse_pv_mmu(optarg, &cfg->pv_mmu, err))
 				return -EINVAL;
 			break;
+		case OPT_SWAP:
+			if (!*optarg) {
+				fprintf(err, "vmm: --swap needs a file name\n");
+				return -EINVAL;
+			}
+			cfg->swap_path = optarg;
+			break;
+		case OPT_RESIDENT:
+			if (config_parse_resident(optarg, &cfg->resident, err))
+				return -EINVAL;
+			break;
+		case OPT_AGING:
+			if (strcmp(optarg, "clock") && strcmp(optarg, "off")) {
+				fprintf(err, "vmm: --aging '%s': expected clock or off\n", optarg);
+				return -EINVAL;
+			}
+			cfg->aging_clock = strcmp(optarg, "clock") == 0;
+			aging = true;
+			break;
+		case OPT_FAULT_THREADS:
+			if (config_parse_count("fault-threads", optarg, CONFIG_FAULT_THREADS_MAX,
+					       &cfg->fault_threads, err))
+				return -EINVAL;
+			threads = true;
+			break;
+		case OPT_ANON_RAM:
+			cfg->anon_ram = true;
+			break;
 		case 'q':
 			cfg->quiet = true;
 			break;
@@ -250,6 +357,8 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 			argv[optind]);
 		return -EINVAL;
 	}
+	if (config_check_swap(cfg, aging, threads, err))
+		return -EINVAL;
 	if (cmdline && dd + 1 < argc) {
 		fprintf(err, "vmm: give the guest command line either with --cmdline or after --, not both\n");
 		return -EINVAL;

@@ -9,6 +9,8 @@
 
 #define CONFIG_DEFAULT_MEM (256ull << 20)
 #define CONFIG_DEFAULT_PV_MMU "auto"
+#define CONFIG_RESIDENT_MIN (1ull << 20)        /* --resident: the guest kernel's working set */
+#define CONFIG_FAULT_THREADS_MAX 8
 
 struct vm_config {
 	const char *image;      /* path of the guest image */
@@ -18,6 +20,11 @@ struct vm_config {
 	const char *stats_path; /* NULL: no JSON; "-": stdout */
 	const char *pv_mmu;     /* --pv-mmu: "auto", "off", "immediate" or "batched" */
 	bool quiet;
+	const char *swap_path;  /* --swap FILE: userfaultfd swap mode; NULL: off */
+	uint64_t resident;      /* --resident bytes (swap mode's limit; 0 without) */
+	bool aging_clock;       /* --aging clock (default) or off */
+	unsigned fault_threads; /* --fault-threads, 1..CONFIG_FAULT_THREADS_MAX (default 1) */
+	bool anon_ram;          /* --anon-ram: private anonymous RAM, no memfd */
 };
 
 /* What config_parse() decided. */

@@ -16,12 +16,13 @@ int gva_to_gpa(const struct guestmem *gm, uint64_t cr3, uint64_t gva, uint64_t *
 
 	for (int level = 4; level >= 1; level--) {
 		unsigned shift = 12 + 9 * (level - 1);
-		const void *p = guestmem_hva(gm, table + ((gva >> shift) & 511) * 8, 8);
-		uint64_t e;
+		uint64_t ea = table + ((gva >> shift) & 511) * 8, e;
+		const void *p = guestmem_get(gm, ea, 8, false);
 
 		if (!p)
 			return -EFAULT;
 		memcpy(&e, p, 8);
+		guestmem_put(gm, ea, 8);
 		if (!(e & GVA_P))
 			return -ENOENT;
 		if (level == 1 || ((e & GVA_PS) && level <= 3)) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Walk the guest's 4-level page tables from the VMM, through guestmem_hva. */
+/* Walk the guest's 4-level page tables from the VMM, through guestmem_get/put. */
 #ifndef PV_VMM_GVA_H
 #define PV_VMM_GVA_H
 

@@ -3,7 +3,7 @@
  * vmm: options -> VM -> run -> report.  The only place that exits.
  *
  * Exit status: the guest's code; PV_STATUS_USAGE (2) for bad usage or input
- * (options, image, sizes, stats file); PV_STATUS_VM_FAILED (3) when the VM
+ * (options, image, sizes, stats file, swap file); PV_STATUS_VM_FAILED (3) when the VM
  * could not be created or failed while running.
  */
 #include <errno.h>
@@ -72,6 +72,12 @@ int main(int argc, char **argv)
 	status = PV_STATUS_VM_FAILED;
 	if (vm_init(&vm, &cfg, stdout))
 		goto out_vm;
+	ret = vm_swap_prepare(&vm);
+	if (ret) {
+		if (ret != -ENOMEM)
+			status = PV_STATUS_USAGE;       /* the swap file was refused */
+		goto out_vm;
+	}
 	ret = vm_load_image(&vm, image, image_len, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "vmm: %s: %s\n", cfg.image, err);
@@ -91,6 +97,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmm: preparing the boot state: %s\n", strerror(-ret));
 		goto out_vm;
 	}
+	if (vm_swap_start(&vm))
+		goto out_vm;
 	vm_run(&vm);
 
 	status = vm.exit_status;

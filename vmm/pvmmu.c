@@ -206,27 +206,13 @@ static inline void pvmmu_store(uint64_t *p, uint64_t v)
 	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
-/* SET, MAP, PROTECT, CLEAR: validate every entry, then write them all. */
-static int pvmmu_pte_op(struct pvmmu *m, const struct pv_mmu_rec *r)
+/* SET, MAP, PROTECT, CLEAR on the @r->count entries at @pte, checked to be in one pinned table. */
+static int pvmmu_pte_apply(struct pvmmu *m, const struct pv_mmu_rec *r, uint64_t *pte)
 {
 	uint64_t old[PV_MMU_RANGE_MAX], val[PV_MMU_RANGE_MAX];
 	unsigned level = r->level, n = r->count, written = 0;
-	uint64_t *pte, step, addr;
+	uint64_t step, addr;
 	int st;
-
-	if (level < 1 || level > 4)
-		return PV_MMU_E_LEVEL;
-	if (r->ptep & 7)
-		return PV_MMU_E_ALIGN;
-	if (n == 0 || n > PV_MMU_RANGE_MAX || (r->op == PV_MMU_SET && n != 1))
-		return PV_MMU_E_COUNT;
-	if (r->op == PV_MMU_PROTECT && ((r->mask | r->val) & ~PV_PTE_PROT_BITS))
-		return PV_MMU_E_FLAGS;
-	pte = guestmem_hva(m->mem, r->ptep, 8ull * n);
-	if (!pte || (r->ptep & PVMMU_PAGE_MASK) + 8ull * n > 4096)
-		return PV_MMU_E_RANGE;
-	if (m->kind[r->ptep >> 12] != level)
-		return PV_MMU_E_NOTPINNED;
 
 	step = 1ull << pvmmu_shift(level);
 	for (unsigned i = 0; i < n; i++) {
@@ -265,13 +251,49 @@ static int pvmmu_pte_op(struct pvmmu *m, const struct pv_mmu_rec *r)
 	return PV_MMU_OK;
 }
 
-/* The page @gpa must be page-aligned and in RAM: its 512 entries, or a status. */
+/* SET, MAP, PROTECT, CLEAR: validate every entry, then write them all. */
+static int pvmmu_pte_op(struct pvmmu *m, const struct pv_mmu_rec *r)
+{
+	uint64_t len = 8ull * r->count, *pte;
+	int st;
+
+	if (r->level < 1 || r->level > 4)
+		return PV_MMU_E_LEVEL;
+	if (r->ptep & 7)
+		return PV_MMU_E_ALIGN;
+	if (r->count == 0 || r->count > PV_MMU_RANGE_MAX || (r->op == PV_MMU_SET && r->count != 1))
+		return PV_MMU_E_COUNT;
+	if (r->op == PV_MMU_PROTECT && ((r->mask | r->val) & ~PV_PTE_PROT_BITS))
+		return PV_MMU_E_FLAGS;
+	if (!guestmem_range_ok(m->mem->size, r->ptep, len) ||
+	    (r->ptep & PVMMU_PAGE_MASK) + len > 4096)
+		return PV_MMU_E_RANGE;
+	if (m->kind[r->ptep >> 12] != r->level)
+		return PV_MMU_E_NOTPINNED;
+	pte = guestmem_get(m->mem, r->ptep, len, true);
+	if (!pte)
+		return PV_MMU_E_RANGE;  /* its swap-in failed: the VM is ending */
+	st = pvmmu_pte_apply(m, r, pte);
+	guestmem_put(m->mem, r->ptep, len);
+	return st;
+}
+
+/*
+ * The page @gpa must be page-aligned and in RAM: its 512 entries (held
+ * until pvmmu_table_put()), or a status.
+ */
 static int pvmmu_table(const struct pvmmu *m, uint64_t gpa, uint64_t **pte)
 {
 	if (gpa & PVMMU_PAGE_MASK)
 		return PV_MMU_E_ALIGN;
-	*pte = guestmem_hva(m->mem, gpa, 4096);
+	*pte = guestmem_get(m->mem, gpa, 4096, false);
 	return *pte ? PV_MMU_OK : PV_MMU_E_RANGE;
+}
+
+static int pvmmu_table_put(const struct pvmmu *m, uint64_t gpa, int st)
+{
+	guestmem_put(m->mem, gpa, 4096);
+	return st;
 }
 
 static int pvmmu_pin(struct pvmmu *m, const struct pv_mmu_rec *r)
@@ -287,7 +309,7 @@ static int pvmmu_pin(struct pvmmu *m, const struct pv_mmu_rec *r)
 		return st;
 	if (m->kind[f] != PVMMU_KIND_NONE || pvmmu_mapped_writable(m, f) ||
 	    m->nr_pinned >= PVMMU_PINNED_MAX)
-		return PV_MMU_E_BUSY;
+		return pvmmu_table_put(m, r->ptep, PV_MMU_E_BUSY);
 	/* pinned while its own entries are checked: no writable map of itself */
 	pvmmu_set_kind(m, f, (uint8_t)level);
 	for (unsigned i = 0; i < PV_MMU_RANGE_MAX; i++) {
@@ -295,13 +317,13 @@ static int pvmmu_pin(struct pvmmu *m, const struct pv_mmu_rec *r)
 		st = pvmmu_check(m, v[i], level);
 		if (st) {
 			pvmmu_set_kind(m, f, PVMMU_KIND_NONE);
-			return st;
+			return pvmmu_table_put(m, r->ptep, st);
 		}
 	}
 	for (unsigned i = 0; i < PV_MMU_RANGE_MAX; i++)
 		pvmmu_add(m, v[i], level);
 	m->c.pins++;
-	return PV_MMU_OK;
+	return pvmmu_table_put(m, r->ptep, PV_MMU_OK);
 }
 
 static int pvmmu_unpin(struct pvmmu *m, const struct pv_mmu_rec *r)
@@ -315,12 +337,12 @@ static int pvmmu_unpin(struct pvmmu *m, const struct pv_mmu_rec *r)
 		return st;
 	level = m->kind[f];
 	if (level < 1 || level > 4 || m->refs[f])
-		return PV_MMU_E_BUSY;
+		return pvmmu_table_put(m, r->ptep, PV_MMU_E_BUSY);
 	for (unsigned i = 0; i < PV_MMU_RANGE_MAX; i++)
 		pvmmu_remove(m, pvmmu_load(&pte[i]), level);
 	pvmmu_set_kind(m, f, PVMMU_KIND_NONE);
 	m->c.unpins++;
-	return PV_MMU_OK;
+	return pvmmu_table_put(m, r->ptep, PV_MMU_OK);
 }
 
 /* Widen @acc by [val, val + count pages); count 0 means everything. */
@@ -405,7 +427,7 @@ int pvmmu_setup(struct pvmmu *m, struct pvmmu_ring_state *rs, const struct pv_mm
 		ret = PV_EINVAL;
 		goto out;
 	}
-	if (!guestmem_hva(m->mem, gpa, pvmmu_ring_bytes(s->nr_records))) {
+	if (!guestmem_range_ok(m->mem->size, gpa, pvmmu_ring_bytes(s->nr_records))) {
 		ret = PV_EFAULT;
 		goto out;
 	}
@@ -445,9 +467,33 @@ static void pvmmu_read_rec(struct pv_mmu_rec *dst, const struct pv_mmu_rec *src)
 	memcpy(dst, w, sizeof(*dst));
 }
 
+/*
+ * The ring's records, one page of them held (guestmem_get) at a time: O(1)
+ * per record.  A record (32 bytes, after a 64-byte header, in a page-aligned
+ * ring) never crosses a page.
+ */
+struct pvmmu_window {
+	uint64_t page;
+	uint8_t *p;
+};
+
+static struct pv_mmu_rec *pvmmu_rec_at(struct pvmmu *m, struct pvmmu_window *w, uint64_t gpa)
+{
+	uint64_t page = gpa & ~PVMMU_PAGE_MASK;
+
+	if (!w->p || w->page != page) {
+		if (w->p)
+			guestmem_put(m->mem, w->page, 4096);
+		w->p = guestmem_get(m->mem, page, 4096, true);
+		w->page = page;
+	}
+	return w->p ? (struct pv_mmu_rec *)(w->p + (gpa & PVMMU_PAGE_MASK)) : NULL;
+}
+
 int pvmmu_doorbell(struct pvmmu *m, const struct pvmmu_ring_state *rs)
 {
 	struct pvmmu_flush acc = { .mode = PV_MMU_FLUSH_NONE };
+	struct pvmmu_window win = { 0 };
 	struct pv_mmu_ring *ring = NULL;
 	uint32_t count, done = 0, rejected = 0;
 	int32_t status = PV_MMU_OK;
@@ -455,7 +501,7 @@ int pvmmu_doorbell(struct pvmmu *m, const struct pvmmu_ring_state *rs)
 	pthread_mutex_lock(&m->lock);
 	m->c.doorbells++;
 	if (rs->nr)
-		ring = guestmem_hva(m->mem, rs->gpa, pvmmu_ring_bytes(rs->nr));
+		ring = guestmem_get(m->mem, rs->gpa, sizeof(*ring), true);
 	if (!ring) {
 		status = PV_MMU_E_NORING;
 		m->c.by_reason[status]++;
@@ -467,20 +513,26 @@ int pvmmu_doorbell(struct pvmmu *m, const struct pvmmu_ring_state *rs)
 		m->c.by_reason[status]++;
 	}
 	for (; status == PV_MMU_OK && done < count; done++) {
-		struct pv_mmu_rec rec;
+		struct pv_mmu_rec rec, *slot;
 		int st;
 
-		pvmmu_read_rec(&rec, &ring->rec[done]);
+		slot = pvmmu_rec_at(m, &win, rs->gpa + sizeof(*ring) + (uint64_t)done * sizeof(rec));
+		if (!slot)
+			break;  /* its swap-in failed: the VM is ending */
+		pvmmu_read_rec(&rec, slot);
 		st = pvmmu_apply(m, &rec, &acc);
-		__atomic_store_n(&ring->rec[done].status, (int16_t)st, __ATOMIC_RELAXED);
+		__atomic_store_n(&slot->status, (int16_t)st, __ATOMIC_RELAXED);
 		rejected += st != PV_MMU_OK;
 	}
+	if (win.p)
+		guestmem_put(m->mem, win.page, 4096);
 	ring->processed = done;
 	ring->rejected = rejected;
 	ring->status = status;
 	ring->flush = acc.mode;
 	ring->flush_va = acc.mode == PV_MMU_FLUSH_RANGE ? acc.va : 0;
 	ring->flush_pages = acc.mode == PV_MMU_FLUSH_RANGE ? (acc.end - acc.va) >> 12 : 0;
+	guestmem_put(m->mem, rs->gpa, sizeof(*ring));
 out:
 	pthread_mutex_unlock(&m->lock);
 	return status;

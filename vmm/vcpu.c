@@ -111,7 +111,7 @@ static void vcpu_dump_code(struct vcpu *v, FILE *f, uint64_t rip, uint64_t cr3)
 	uint64_t gpa;
 
 	if (gva_to_gpa(&v->vm->mem, cr3, rip, &gpa) ||
-	    !(code = guestmem_hva(&v->vm->mem, gpa, 16))) {
+	    !(code = guestmem_get(&v->vm->mem, gpa, 16, false))) {
 		fprintf(f, " code: rip 0x%llx does not map into guest RAM\n", (unsigned long long)rip);
 		return;
 	}
@@ -119,6 +119,7 @@ static void vcpu_dump_code(struct vcpu *v, FILE *f, uint64_t rip, uint64_t cr3)
 	for (int i = 0; i < 16; i++)
 		fprintf(f, " %02x", code[i]);
 	fputc('\n', f);
+	guestmem_put(&v->vm->mem, gpa, 16);
 }
 
 void vcpu_dump_regs(struct vcpu *v, FILE *f)

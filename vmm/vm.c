@@ -12,6 +12,7 @@
 
 #include "pagevisor/abi.h"
 #include "pv_version.h"
+#include "mmu/swapmode.h"
 #include "vmm/boot.h"
 #include "vmm/dtb.h"
 #include "vmm/json.h"
@@ -29,7 +30,8 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, FILE *console)
 	vm->console = console;
 	report_init(&vm->reports);
 
-	ret = guestmem_init(&vm->mem, cfg->mem_size);
+	ret = cfg->anon_ram ? guestmem_init_anon(&vm->mem, cfg->mem_size) :
+			      guestmem_init(&vm->mem, cfg->mem_size);
 	if (ret)
 		return ret;
 	ret = pvmmu_init(&vm->pvmmu, &vm->mem);
@@ -46,6 +48,47 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, FILE *console)
 	if (ret)
 		fprintf(stderr, "vmm: registering devices: %s\n", strerror(-ret));
 	return ret;
+}
+
+int vm_swap_prepare(struct vm *vm)
+{
+	struct swapmode_params p = {
+		.path = vm->cfg->swap_path,
+		.limit_pages = vm->cfg->resident >> 12,
+		.clock = vm->cfg->aging_clock,
+		.fault_threads = vm->cfg->fault_threads,
+	};
+
+	if (!vm->cfg->swap_path)
+		return 0;
+	return swapmode_create(&vm->swap, &vm->mem, &p);
+}
+
+/* Swap mode lost guest data (a swap-in failed): the VM cannot go on. */
+static void vm_swap_fatal(void *opaque, const char *msg)
+{
+	struct vm *vm = opaque;
+
+	vm_end(vm, VM_END_FAILED, PV_STATUS_VM_FAILED, "swap mode: %s", msg);
+	vm_kick_vcpus(vm);
+}
+
+/* KVM_GET_DIRTY_LOG of RAM's slot, for swap mode's measured alternative to uffd-wp. */
+static int vm_swap_harvest(void *opaque, uint64_t *log)
+{
+	struct vm *vm = opaque;
+	struct kvm_dirty_log d = { .slot = 0, .dirty_bitmap = log };
+
+	return kvm_ioctl_checked(vm->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0 ? -EIO : 0;
+}
+
+int vm_swap_start(struct vm *vm)
+{
+	if (!vm->swap)
+		return 0;
+	swapmode_on_fatal(vm->swap, vm_swap_fatal, vm);
+	swapmode_on_harvest(vm->swap, vm_swap_harvest, vm);
+	return swapmode_start(vm->swap);
 }
 
 /* --pv-mmu, for the FDT and the reports (a test's hand-made config has none) */
@@ -73,6 +116,7 @@ int vm_create_kvm(struct vm *vm)
 		.guest_phys_addr = 0,
 		.memory_size = vm->mem.size,
 		.userspace_addr = (uintptr_t)vm->mem.guest_map,
+		.flags = swapmode_dirty_log(vm->swap) ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 	};
 	int ret;
 
@@ -214,6 +258,8 @@ int vm_run(struct vm *vm)
 	vm_wait(vm, &waitset);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	/* only now: a vCPU waiting in a userfaultfd fault cannot be interrupted */
+	swapmode_stop(vm->swap);
 	vm_drain_signal(VM_DONE_SIGNAL);        /* unblocked, it would kill us */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!vm_ended(vm))
@@ -237,6 +283,8 @@ void vm_destroy(struct vm *vm)
 	vm->kvm_fd = vm->vm_fd = vm->vm_stats_fd = -1;
 	iobus_destroy(&vm->bus);
 	pvmmu_destroy(&vm->pvmmu);
+	swapmode_destroy(vm->swap);     /* before RAM: unregisters it, removes the swap file */
+	vm->swap = NULL;
 	guestmem_destroy(&vm->mem);
 	report_destroy(&vm->reports);
 }
@@ -306,6 +354,8 @@ int vm_write_json(struct vm *vm, FILE *f, uint64_t wall_ns)
 	json_u64(&j, "bad", atomic_load(&vm->hc.bad));
 	json_obj_end(&j);
 	pvmmu_json(&j, &vm->pvmmu, vm_pv_mmu(vm));
+	if (vm->swap)
+		swapmode_json(&j, vm->swap);
 
 	json_obj_begin(&j, "kvm");
 	json_obj_begin(&j, "vm");
@@ -356,5 +406,7 @@ void vm_print_table(struct vm *vm, FILE *f, uint64_t wall_ns)
 		atomic_load(&vm->hc.bad));
 	if (vm->pvmmu.c.doorbells)
 		pvmmu_print(f, &vm->pvmmu, vm_pv_mmu(vm));
+	if (vm->swap)
+		swapmode_print(f, vm->swap);
 	stats_destroy(&all);
 }

@@ -44,6 +44,7 @@ struct vm {
 	struct serial_state serial;
 	struct vm_hypercall_stats hc;
 	struct pvmmu pvmmu;     /* the PV MMU channel: pinned tables, rings, counters */
+	struct swapmode *swap;  /* userfaultfd swap mode (--swap), or NULL */
 	FILE *console;          /* where guest output goes (stdout) */
 	pthread_t main_thread;  /* vm_run()'s caller: told when the last vCPU stops */
 	atomic_uint running;    /* vCPU threads not yet finished */
@@ -56,10 +57,16 @@ struct vm {
 /*
  * Steps, called in this order from main(): vm_init() (no KVM yet: RAM and
  * devices, so bad images are refused before /dev/kvm is touched),
- * vm_load_image(), vm_create_kvm(), vm_boot() (FDT, entry state), vm_run(),
- * then the reports and vm_destroy().  All return 0 or -errno.
+ * vm_swap_prepare() (--swap: the swap file, a usage error when refused),
+ * vm_load_image(), vm_create_kvm(), vm_boot() (FDT, entry state),
+ * vm_swap_start() (after the last pre-run write to RAM), vm_run() (stops
+ * the swap threads after the vCPUs), then the reports and vm_destroy().
+ * All return 0 or -errno.
  */
 int vm_init(struct vm *vm, const struct vm_config *cfg, FILE *console);
+/* Without --swap these do nothing.  -ENOMEM from prepare is ours; others are FILE's. */
+int vm_swap_prepare(struct vm *vm);
+int vm_swap_start(struct vm *vm);
 int vm_load_image(struct vm *vm, const void *image, size_t len, char *err, size_t errlen);
 int vm_create_kvm(struct vm *vm);
 int vm_boot(struct vm *vm);

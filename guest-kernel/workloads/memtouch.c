@@ -1,5 +1,5 @@
 /*
- * memtouch size=S pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H
+ * memtouch size=S pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H final=0|1
  *
  * Exercises the host side of guest memory: the memory is mapped up front
  * (2 MiB pages where it can), so the guest itself takes no page faults and
@@ -12,11 +12,14 @@
  * verify the whole page, so a lost page (zeros), a misplaced one (another
  * index) and a stale one (an older generation) are all errors.
  *
- * Pass 0 stamps every page in order (init_ns).  Then P passes of S/4K
+ * Pass 0 stamps every page, last page first, so the hot set (the first
+ * pages) is the most recently written when the passes start (init_ns).
+ * Then P passes of S/4K
  * touches each: seq walks the pages in order, random picks pages at
  * random, hotcold touches a hot set (the first H bytes, default S/4) ten
  * times for every touch of a cold page.  A touch verifies the page and, with
- * write=1, stamps it again with the next generation.
+ * write=1, stamps it again with the next generation.  With final=1 (the
+ * default) a last pass reads every page back.
  * Reports pages, touches, errors, ns_per_page (passes only) and init_ns.
  */
 #include <gk/arch.h>
@@ -36,7 +39,7 @@ struct memtouch_ctx {
 	uint64_t *base;         /* the pages */
 	uint32_t *gen;          /* expected generation per page, after the pages */
 	uint64_t pages, hot_pages, passes, seed, map_bytes;
-	uint64_t write;
+	uint64_t write, final;
 	enum mt_pattern pattern;
 	uint64_t rng;
 	uint64_t errors, touches;
@@ -119,7 +122,7 @@ static long memtouch_user(void *arg)
 		return 1;
 	}
 	t0 = rdtsc();
-	for (uint64_t pg = 0; pg < c->pages; pg++)
+	for (uint64_t pg = c->pages; pg-- > 0;)
 		mt_stamp(c, pg, 1);
 	t1 = rdtsc();
 	for (uint64_t pass = 0; pass < c->passes; pass++)
@@ -127,7 +130,7 @@ static long memtouch_user(void *arg)
 			mt_touch(c, mt_pick(c, i));
 	t2 = rdtsc();
 	/* a last full read: every page must still hold its latest stamp */
-	for (uint64_t pg = 0; pg < c->pages; pg++) {
+	for (uint64_t pg = 0; c->final && pg < c->pages; pg++) {
 		if (!mt_check(c, pg)) {
 			if (!c->errors)
 				c->first_bad = pg + 1;
@@ -162,6 +165,7 @@ static int memtouch_setup(const struct wl_args *a)
 	    wl_arg_u64(a, "memtouch", "passes", 2, 0, 1000, false, &c->passes) ||
 	    wl_arg_u64(a, "memtouch", "write", 1, 0, 1, false, &c->write) ||
 	    wl_arg_u64(a, "memtouch", "seed", 1, 0, ~0ull, false, &c->seed) ||
+	    wl_arg_u64(a, "memtouch", "final", 1, 0, 1, false, &c->final) ||
 	    wl_arg_u64(a, "memtouch", "hot", size / 4, PAGE_SIZE_4K, size, true, &hot))
 		return -1;
 	if (!pat || !strcmp(pat, "seq")) {
@@ -198,12 +202,12 @@ static int memtouch_main(void)
 }
 
 static const char *const memtouch_params[] = {
-	"size", "pattern", "passes", "write", "seed", "hot", NULL
+	"size", "pattern", "passes", "write", "seed", "hot", "final", NULL
 };
 
 const struct workload wl_memtouch = {
 	.name = "memtouch",
-	.usage = "size=S[K|M|G] pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H",
+	.usage = "size=S[K|M|G] pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H final=0|1",
 	.params = memtouch_params,
 	.setup = memtouch_setup,
 	.main = memtouch_main,

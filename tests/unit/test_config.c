@@ -110,6 +110,43 @@ START_TEST(defaults_and_image)
 	ck_assert_ptr_null(cfg.stats_path);
 	ck_assert_str_eq(cfg.pv_mmu, "auto");
 	ck_assert(!cfg.quiet);
+	ck_assert_ptr_null(cfg.swap_path);
+	ck_assert_uint_eq(cfg.resident, 0);
+	ck_assert(cfg.aging_clock);
+	ck_assert_uint_eq(cfg.fault_threads, 1);
+	ck_assert(!cfg.anon_ram);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(swap_options)
+{
+	struct vm_config cfg;
+	char msg[256];
+
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "-m", "256M", "--swap", "/tmp/g.swap",
+			       "--resident", "64M", "img", NULL), CONFIG_RUN);
+	ck_assert_str_eq(cfg.swap_path, "/tmp/g.swap");
+	ck_assert_uint_eq(cfg.resident, 64ull << 20);
+	ck_assert(cfg.aging_clock);
+	ck_assert_uint_eq(cfg.fault_threads, 1);
+	config_free(&cfg);
+
+	/* --memory may come after --resident; aging off; threads */
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--resident=1M", "--swap=s", "--aging", "off",
+			       "--fault-threads", "8", "img", "-m", "4M", NULL), CONFIG_RUN);
+	ck_assert_uint_eq(cfg.resident, 1ull << 20);
+	ck_assert(!cfg.aging_clock);
+	ck_assert_uint_eq(cfg.fault_threads, 8);
+	config_free(&cfg);
+
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--swap", "s", "--resident", "255M",
+			       "--aging=clock", "img", NULL), CONFIG_RUN);
+	ck_assert(cfg.aging_clock);
+	config_free(&cfg);
+
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--anon-ram", "img", NULL), CONFIG_RUN);
+	ck_assert(cfg.anon_ram);
 	config_free(&cfg);
 }
 END_TEST
@@ -174,7 +211,7 @@ END_TEST
 START_TEST(bad_usage)
 {
 	static const struct {
-		const char *argv[6];
+		const char *argv[10];
 		const char *needle;
 	} cases[] = {
 		{ { NULL }, "no guest image" },
@@ -195,10 +232,28 @@ START_TEST(bad_usage)
 		{ { "--pv-mmu=", "img", NULL }, "--pv-mmu '': expected" },
 		{ { "--pv-mmu", "Batched", "img", NULL }, "--pv-mmu 'Batched'" },
 		{ { "img", "--pv-mmu", NULL }, "needs an argument" },
+		{ { "--swap", "s", "img", NULL }, "--swap needs --resident" },
+		{ { "--resident", "8M", "img", NULL }, "--resident needs --swap" },
+		{ { "--aging", "off", "img", NULL }, "--aging needs --swap" },
+		{ { "--fault-threads", "2", "img", NULL }, "--fault-threads needs --swap" },
+		{ { "--swap", "s", "--resident", "0", "img", NULL }, "--resident '0'" },
+		{ { "--swap", "s", "--resident", "5000", "img", NULL }, "not a multiple of 4K" },
+		{ { "--swap", "s", "--resident", "256M", "img", NULL }, "not below --memory" },
+		{ { "--swap", "s", "--resident", "1G", "img", NULL }, "not below --memory" },
+		{ { "--swap", "s", "--resident", "512K", "img", NULL }, "below the 1024K minimum" },
+		{ { "--swap", "s", "--resident", "8M", "--aging", "lru", "img", NULL },
+		  "--aging 'lru': expected clock or off" },
+		{ { "--swap", "s", "--resident", "8M", "--fault-threads", "9", "img", NULL },
+		  "--fault-threads '9'" },
+		{ { "--swap", "s", "--resident", "8M", "--fault-threads", "0", "img", NULL },
+		  "--fault-threads '0'" },
+		{ { "--swap=", "img", NULL }, "--swap needs a file name" },
+		{ { "--swap", "s", "--resident", "8M", "--anon-ram", "img", NULL },
+		  "--anon-ram and --swap" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *argv[8] = { "vmm" };
+		char *argv[12] = { "vmm" };
 		int argc = 1;
 		struct vm_config cfg;
 		char msg[256] = "";
@@ -230,6 +285,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, memory_rules);
 	tcase_add_test(tc, defaults_and_image);
 	tcase_add_test(tc, all_options);
+	tcase_add_test(tc, swap_options);
 	tcase_add_test(tc, help_and_version);
 	tcase_add_test(tc, bad_usage);
 	suite_add_tcase(s, tc);

@@ -267,16 +267,12 @@ static char tmpdir[64];
 
 static void files_setup(void)
 {
-	strcpy(tmpdir, "/tmp/pv-test-elf-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	testutil_mkdtemp(tmpdir, "elf");
 }
 
 static void files_teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	testutil_rm_rf(tmpdir);
 }
 
 static void write_file(const char *path, const void *data, size_t len, mode_t mode)

@@ -71,6 +71,44 @@ START_TEST(hva_overflow)
 }
 END_TEST
 
+/* Without swap mode, get/put are the bounds-checked translation and nothing else. */
+START_TEST(get_put_without_swap)
+{
+	struct guestmem gm;
+	uint8_t *p;
+
+	ck_assert_int_eq(guestmem_init(&gm, SIZE), 0);
+	p = guestmem_get(&gm, 4096, 8192, true);
+	ck_assert_ptr_eq(p, gm.alias + 4096);
+	p[0] = 7;
+	guestmem_put(&gm, 4096, 8192);
+	ck_assert_uint_eq(gm.guest_map[4096], 7);
+	ck_assert_ptr_null(guestmem_get(&gm, SIZE - 8, 9, false));
+	ck_assert_ptr_null(guestmem_get(&gm, UINT64_MAX, 2, false));
+	ck_assert_ptr_eq(guestmem_get(&gm, SIZE, 0, false), gm.alias + SIZE);
+	guestmem_put(&gm, SIZE - 8, 9);         /* a put of a refused range is harmless */
+	guestmem_destroy(&gm);
+}
+END_TEST
+
+/* --anon-ram: one private anonymous mapping, no memfd. */
+START_TEST(anonymous_ram)
+{
+	struct guestmem gm;
+
+	ck_assert_int_eq(guestmem_init_anon(&gm, SIZE), 0);
+	ck_assert_int_eq(gm.memfd, -1);
+	ck_assert_ptr_eq(gm.guest_map, gm.alias);
+	gm.guest_map[SIZE - 1] = 3;
+	ck_assert_ptr_eq(guestmem_hva(&gm, SIZE - 1, 1), gm.guest_map + SIZE - 1);
+	ck_assert_uint_eq(*(uint8_t *)guestmem_get(&gm, SIZE - 1, 1, false), 3);
+	guestmem_put(&gm, SIZE - 1, 1);
+	guestmem_destroy(&gm);
+	guestmem_destroy(&gm);
+	ck_assert_int_eq(guestmem_init_anon(&gm, 4097), -EINVAL);
+}
+END_TEST
+
 static Suite *guestmem_suite(void)
 {
 	Suite *s = suite_create("guestmem");
@@ -80,6 +118,8 @@ static Suite *guestmem_suite(void)
 	tcase_add_test(tc, bad_sizes);
 	tcase_add_test(tc, hva_bounds);
 	tcase_add_test(tc, hva_overflow);
+	tcase_add_test(tc, get_put_without_swap);
+	tcase_add_test(tc, anonymous_ram);
 	suite_add_tcase(s, tc);
 	return s;
 }

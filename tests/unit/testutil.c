@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 int testutil_run(Suite *s)
@@ -12,4 +13,18 @@ int testutil_run(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void testutil_mkdtemp(char *buf, const char *name)
+{
+	snprintf(buf, 64, "/tmp/pv-test-%s-XXXXXX", name);
+	ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+void testutil_rm_rf(const char *path)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	ck_assert_int_eq(system(cmd), 0);
 }

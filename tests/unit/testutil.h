@@ -8,4 +8,10 @@
 /* Run @s with Check's default runner; returns main()'s exit status. */
 int testutil_run(Suite *s);
 
+/* A fresh directory /tmp/pv-test-@name-XXXXXX in @buf (at least 64 bytes). */
+void testutil_mkdtemp(char *buf, const char *name);
+
+/* rm -rf @path. */
+void testutil_rm_rf(const char *path);
+
 #endif

@@ -3,7 +3,8 @@
  * Our hypercall ports.  Each takes a 32-bit write: an exit code, or the gpa
  * of an argument struct.  The struct is copied out of guest RAM once (the
  * guest may change it behind our back), validated, and its OUT fields are
- * written back through the same checked translation.  A bad request is
+ * written back through the same checked access (guestmem_get/put: in swap
+ * mode the struct may have been swapped out).  A bad request is
  * counted in hc.bad and otherwise ignored: never a crash, never a write
  * outside guest RAM.
  */
@@ -20,23 +21,26 @@
 /* Copy @len bytes at @gpa into @dst; false (and counted) when outside RAM. */
 static bool hc_copy_in(struct vm *vm, void *dst, uint64_t gpa, size_t len)
 {
-	const void *src = guestmem_hva(&vm->mem, gpa, len);
+	const void *src = guestmem_get(&vm->mem, gpa, len, false);
 
 	if (!src) {
 		atomic_fetch_add(&vm->hc.bad, 1);
 		return false;
 	}
 	memcpy(dst, src, len);
+	guestmem_put(&vm->mem, gpa, len);
 	return true;
 }
 
 /* Write an OUT field back at @gpa + @off. */
 static void hc_copy_out(struct vm *vm, uint64_t gpa, size_t off, const void *src, size_t len)
 {
-	void *dst = guestmem_hva(&vm->mem, gpa + off, len);
+	void *dst = guestmem_get(&vm->mem, gpa + off, len, true);
 
-	if (dst)
+	if (dst) {
 		memcpy(dst, src, len);
+		guestmem_put(&vm->mem, gpa + off, len);
+	}
 }
 
 static void hc_report(struct vm *vm, uint64_t gpa)

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+#include "mmu/aging.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fifo_init(struct fifo *f, uint64_t cap)
+{
+	memset(f, 0, sizeof(*f));
+	f->q = calloc(cap ? cap : 1, sizeof(*f->q));
+	if (!f->q)
+		return -ENOMEM;
+	f->cap = cap ? cap : 1;
+	pthread_mutex_init(&f->mu, NULL);
+	return 0;
+}
+
+void fifo_destroy(struct fifo *f)
+{
+	if (!f->q)
+		return;
+	pthread_mutex_destroy(&f->mu);
+	free(f->q);
+	memset(f, 0, sizeof(*f));
+}
+
+void fifo_push(struct fifo *f, uint32_t i)
+{
+	pthread_mutex_lock(&f->mu);
+	if (f->n < f->cap)      /* each resident page is queued at most once: never full */
+		f->q[(f->head + f->n++) % f->cap] = i;
+	pthread_mutex_unlock(&f->mu);
+}
+
+void fifo_push_front(struct fifo *f, uint32_t i)
+{
+	pthread_mutex_lock(&f->mu);
+	if (f->n < f->cap) {
+		f->head = (f->head + f->cap - 1) % f->cap;
+		f->q[f->head] = i;
+		f->n++;
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+bool fifo_pop(struct fifo *f, uint32_t *i)
+{
+	bool got = false;
+
+	pthread_mutex_lock(&f->mu);
+	if (f->n) {
+		*i = f->q[f->head];
+		f->head = (f->head + 1) % f->cap;
+		f->n--;
+		got = true;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return got;
+}
+
+unsigned aging_clock_pick(struct pages *p, uint64_t *hand, uint64_t *victims, unsigned max,
+			    uint64_t *aged, unsigned max_aged, unsigned *naged)
+{
+	unsigned n = 0, na = 0;
+
+	/* a turn clears REF, up to PAGE_AGE_MAX more take the age to 0 */
+	for (uint64_t scanned = 0; scanned < (PAGE_AGE_MAX + 2) * p->nr && n < max && na < max_aged;
+	     scanned++) {
+		uint64_t i = *hand;
+		uint32_t st;
+
+		*hand = i + 1 == p->nr ? 0 : i + 1;
+		if (!page_evictable(pages_get(p, i)))
+			continue;
+		pages_lock(p, i);
+		st = pages_get(p, i);
+		if (page_evictable(st)) {
+			if (st & PAGE_REF) {
+				pages_set(p, i, st & ~PAGE_REF);
+				aged[na++] = i;
+			} else if (page_age(st)) {
+				/* zapped when its REF was cleared: a touch now faults */
+				pages_set(p, i, page_with_age(st, page_age(st) - 1));
+			} else {
+				pages_set(p, i, page_with_kind(st, PAGE_EVICTING));
+				victims[n++] = i;
+			}
+		}
+		pages_unlock(p, i);
+	}
+	*naged = na;
+	return n;
+}
+
+static uint64_t fifo_len(struct fifo *f)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&f->mu);
+	n = f->n;
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
+unsigned aging_fifo_pick(struct pages *p, struct fifo *f, uint64_t *victims, unsigned max)
+{
+	uint64_t tries = fifo_len(f);
+	unsigned n = 0;
+	uint32_t i;
+
+	while (n < max && tries-- && fifo_pop(f, &i)) {
+		uint32_t st;
+
+		pages_lock(p, i);
+		st = pages_get(p, i);
+		if (page_evictable(st)) {
+			pages_set(p, i, page_with_kind(st, PAGE_EVICTING));
+			victims[n++] = i;
+		} else if (page_kind(st) == PAGE_RESIDENT) {
+			fifo_push(f, i);        /* pinned or busy: later */
+		}
+		pages_unlock(p, i);
+	}
+	return n;
+}

@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: MIT */
+#include "mmu/reclaim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mmu/dirty.h"
+#include "mmu/swapmode.h"
+
+#define RECLAIM_BACKOFF_MIN_MS  100u
+#define RECLAIM_BACKOFF_MAX_MS  5000u
+
+void reclaim_note_resident(struct swapmode *sm, uint64_t i)
+{
+	if (!sm->clock)
+		fifo_push(&sm->reclaim.fifo, (uint32_t)i);
+}
+
+static int reclaim_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The length of the run of consecutive indices starting at @v[k] (at most DIRTY_SCAN_MAX). */
+static unsigned reclaim_run(const uint64_t *v, unsigned n, unsigned k)
+{
+	unsigned len = 1;
+
+	while (k + len < n && len < DIRTY_SCAN_MAX && v[k + len] == v[k] + len)
+		len++;
+	return len;
+}
+
+static void reclaim_lock_run(struct pages *p, const uint64_t *v, unsigned len)
+{
+	for (unsigned k = 0; k < len; k++)     /* ascending, distinct stripes (len <= 64) */
+		pages_lock(p, v[k]);
+}
+
+static void reclaim_unlock_run(struct pages *p, const uint64_t *v, unsigned len)
+{
+	for (unsigned k = len; k-- > 0;)
+		pages_unlock(p, v[k]);
+}
+
+static uint64_t reclaim_addr(struct swapmode *sm, uint64_t i)
+{
+	return (uintptr_t)sm->gm->guest_map + (i << PAGE_SHIFT_4K);
+}
+
+/* Zap the host PTEs of pages [@i, @i + @len) of the guest mapping. */
+static int reclaim_zap(struct swapmode *sm, uint64_t i, unsigned len)
+{
+	if (madvise((void *)(uintptr_t)reclaim_addr(sm, i), (size_t)len << PAGE_SHIFT_4K,
+		    MADV_DONTNEED) == 0)
+		return 0;
+	swapmode_fatal(sm, "madvise(MADV_DONTNEED) of guest RAM: %s", strerror(errno));
+	return -errno;
+}
+
+/*
+ * Aging: zap the referenced pages the hand passed, so that their next
+ * access is a MINOR fault.  Zap, then look at the PTEs, with the page locks
+ * held: a fault (CONTINUE) cannot come between, and a page written since
+ * its last protection has no uffd-wp marker left, so it becomes DIRTY here.
+ */
+static void reclaim_age(struct swapmode *sm, uint64_t *aged, unsigned n)
+{
+	struct pages *p = &sm->pages;
+	bool look = sm->dirty != DIRTY_KVMLOG;  /* KVM's log does not need the PTEs */
+
+	qsort(aged, n, sizeof(*aged), reclaim_cmp);
+	for (unsigned k = 0, len; k < n; k += len) {
+		uint64_t written = ~0ull;
+
+		len = reclaim_run(aged, n, k);
+		reclaim_lock_run(p, aged + k, len);
+		if (!reclaim_zap(sm, aged[k], len) && look &&
+		    dirty_scan(sm->pagemap_fd, reclaim_addr(sm, aged[k]), len, false, &written))
+			written = ~0ull;
+		if (!look)
+			written = 0;
+		for (unsigned m = 0; m < len; m++)
+			if (written & (1ull << m))
+				pages_set(p, aged[k + m], pages_get(p, aged[k + m]) | PAGE_DIRTY);
+		reclaim_unlock_run(p, aged + k, len);
+		atomic_fetch_add_explicit(&sm->c.zap, len, memory_order_relaxed);
+	}
+}
+
+/* Give up on victim @i (lock held): resident again; @stale drops its swap copy. */
+static void reclaim_keep(struct swapmode *sm, uint64_t i, bool stale)
+{
+	struct pages *p = &sm->pages;
+	uint32_t st = page_kept(pages_get(p, i), stale);
+
+	if ((st & PAGE_DIRTY) && p->slot[i]) {
+		swap_slot_free(&sm->swap, p->slot[i] - 1);
+		p->slot[i] = 0;
+	}
+	pages_set(p, i, st);
+	if (!sm->clock)
+		fifo_push_front(&sm->reclaim.fifo, (uint32_t)i);   /* still the oldest */
+}
+
+/*
+ * DIRTY_KVMLOG: read KVM's dirty log (clearing it) into sm->logged.  A
+ * failed read marks everything written.
+ */
+static void reclaim_harvest(struct swapmode *sm)
+{
+	uint64_t words = (sm->pages.nr + 63) / 64;
+	bool ok = sm->harvest && sm->harvest(sm->harvest_opaque, sm->log) == 0;
+
+	for (uint64_t w = 0; w < words; w++)
+		if (!ok || sm->log[w])
+			atomic_fetch_or(&sm->logged[w], ok ? sm->log[w] : ~0ull);
+}
+
+static bool reclaim_logged(struct swapmode *sm, uint64_t i)
+{
+	return (atomic_load(&sm->logged[i / 64]) >> (i % 64)) & 1;
+}
+
+/* The page's copy is about to be written: forget its logged writes (page lock held). */
+static void reclaim_log_clear(struct swapmode *sm, uint64_t i)
+{
+	if (sm->dirty == DIRTY_KVMLOG)
+		atomic_fetch_and(&sm->logged[i / 64], ~(1ull << (i % 64)));
+}
+
+/*
+ * Protect, per run: write-protect the victims and learn which were written
+ * since their last protection (PAGEMAP_SCAN with PM_SCAN_WP_MATCHING reads
+ * and protects each PTE in one step).  From here on every guest write
+ * leaves a trace in the PTE.
+ */
+static void reclaim_protect(struct swapmode *sm, uint64_t *v, unsigned n)
+{
+	struct pages *p = &sm->pages;
+
+	if (sm->dirty == DIRTY_KVMLOG) {
+		/* KVM's log instead: every write since the copy, whatever the PTEs */
+		reclaim_harvest(sm);
+		for (unsigned k = 0; k < n; k++) {
+			pages_lock(p, v[k]);
+			if (reclaim_logged(sm, v[k]))
+				pages_set(p, v[k], pages_get(p, v[k]) | PAGE_DIRTY);
+			pages_unlock(p, v[k]);
+		}
+		return;
+	}
+	for (unsigned k = 0, len; k < n; k += len) {
+		uint64_t written;
+		int ret;
+
+		len = reclaim_run(v, n, k);
+		reclaim_lock_run(p, v + k, len);
+		ret = dirty_scan(sm->pagemap_fd, reclaim_addr(sm, v[k]), len, true, &written);
+		for (unsigned m = 0; m < len; m++) {
+			uint64_t i = v[k + m];
+
+			if (ret) {
+				reclaim_keep(sm, i, false);     /* unprotected: cannot evict safely */
+				continue;
+			}
+			if ((written & (1ull << m)) || sm->dirty == DIRTY_ALWAYS)
+				pages_set(p, i, pages_get(p, i) | PAGE_DIRTY);
+		}
+		reclaim_unlock_run(p, v + k, len);
+		if (ret)
+			swapmode_fatal(sm, "PAGEMAP_SCAN of guest RAM: %s", strerror(-ret));
+	}
+}
+
+/*
+ * Prepare: give each dirty victim (or one without a copy) a fresh slot (its
+ * old copy is stale: freed), clear DIRTY -- after Protect,
+ * so a later write shows -- and queue its write.  @io_of[k] is the io of
+ * victim k or -1.  Pinned victims are kept.  Returns the number of ios.
+ */
+static unsigned reclaim_prepare_writes(struct swapmode *sm, uint64_t *v, unsigned n, int *io_of)
+{
+	struct pages *p = &sm->pages;
+	unsigned nio = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		uint64_t i = v[k];
+		uint32_t st;
+		int64_t slot;
+
+		io_of[k] = -1;
+		pages_lock(p, i);
+		st = pages_get(p, i);
+		if (page_kind(st) != PAGE_EVICTING) {
+			pages_unlock(p, i);
+			continue;
+		}
+		if (page_pins(st)) {
+			reclaim_keep(sm, i, false);
+			atomic_fetch_add_explicit(&sm->c.evict_cancelled, 1, memory_order_relaxed);
+		} else if ((st & PAGE_DIRTY) || !p->slot[i]) {
+			if (p->slot[i])
+				swap_slot_free(&sm->swap, p->slot[i] - 1);
+			p->slot[i] = 0;
+			slot = swap_slot_alloc(&sm->swap);
+			if (slot < 0) {
+				reclaim_keep(sm, i, true);
+			} else {
+				p->slot[i] = (uint32_t)slot + 1;
+				pages_set(p, i, st & ~PAGE_DIRTY);
+				reclaim_log_clear(sm, i);
+				sm->reclaim.io[nio] = (struct swap_io){
+					.buf = sm->gm->alias + (i << PAGE_SHIFT_4K),
+					.slot = (uint64_t)slot,
+				};
+				io_of[k] = (int)nio++;
+			}
+		}
+		pages_unlock(p, i);
+	}
+	return nio;
+}
+
+/* Write them in one batch; failures keep their pages (in Finish) and back off. */
+static void reclaim_write(struct swapmode *sm, unsigned nio)
+{
+	struct reclaim *r = &sm->reclaim;
+	unsigned failed;
+	int err = 0;
+
+	if (!nio)
+		return;
+	failed = swap_write_batch(&sm->swap, r->ring_ok ? &r->ring : NULL, r->io, nio);
+	atomic_fetch_add_explicit(&sm->c.swap_out, nio - failed, memory_order_relaxed);
+	if (!failed) {
+		r->backoff_ms = 0;
+		atomic_store(&sm->swap.failing, false);
+		atomic_store(&sm->pages.give_way, false);
+		return;
+	}
+	for (unsigned k = 0; k < nio && !err; k++)
+		err = r->io[k].res;
+	atomic_fetch_add(&sm->c.swap_errors, failed);
+	swap_report(&sm->swap, "write", err, "keeping pages resident");
+	atomic_store(&sm->swap.failing, true);
+	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : RECLAIM_BACKOFF_MIN_MS;
+	if (r->backoff_ms > RECLAIM_BACKOFF_MAX_MS)
+		r->backoff_ms = RECLAIM_BACKOFF_MAX_MS;
+	r->retry_ns = swapmode_now_ns() + r->backoff_ms * 1000000ull;
+	/* reclaim cannot keep the limit while the file fails: let faults through */
+	atomic_store(&sm->pages.give_way, true);
+	pages_kick(&sm->pages);
+}
+
+/* Punch [@i, @i + @len) out of the memfd.  0 or -errno. */
+static int reclaim_punch(struct swapmode *sm, uint64_t i, unsigned len)
+{
+	if (fallocate(sm->gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)(i << PAGE_SHIFT_4K), (off_t)len << PAGE_SHIFT_4K) == 0)
+		return 0;
+	swapmode_fatal(sm, "fallocate(PUNCH_HOLE) of guest RAM: %s", strerror(errno));
+	return -errno;
+}
+
+/* Bits [m, m + n) of a run's mask. */
+static inline uint64_t reclaim_bits(unsigned m, unsigned n)
+{
+	return (n == 64 ? ~0ull : (1ull << n) - 1) << m;
+}
+
+/* The length of the stretch of equal bits of @mask from bit @m, within @len. */
+static unsigned reclaim_stretch(uint64_t mask, unsigned m, unsigned len)
+{
+	unsigned n = 1;
+
+	while (m + n < len && ((mask >> m) & 1) == ((mask >> (m + n)) & 1))
+		n++;
+	return n;
+}
+
+/*
+ * Which of the run's candidates @cand were written since Protect: a first
+ * look without zapping finds those already written (they stay mapped and
+ * take no fault); the rest are zapped (*@zapped) and looked at again.  After
+ * the zap a uffd-wp marker is the proof that a page was not written.
+ */
+static uint64_t reclaim_look(struct swapmode *sm, const uint64_t *v, unsigned len, uint64_t cand,
+			     uint64_t *zapped)
+{
+	uint64_t written = 0;
+
+	*zapped = 0;
+	if (sm->dirty == DIRTY_KVMLOG) {
+		/* zap, then read the log: a write since Prepare is in it */
+		for (unsigned m = 0, n; m < len; m += n) {
+			n = reclaim_stretch(cand, m, len);
+			if ((cand & (1ull << m)) && reclaim_zap(sm, v[m], n))
+				written |= reclaim_bits(m, n);
+		}
+		*zapped = cand;
+		reclaim_harvest(sm);
+		for (unsigned m = 0; m < len; m++)
+			if (reclaim_logged(sm, v[m]))
+				written |= 1ull << m;
+		return written & cand;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		uint64_t live = cand & ~written;
+
+		for (unsigned m = 0, n; m < len; m += n) {
+			uint64_t w;
+
+			n = reclaim_stretch(live, m, len);
+			if (!(live & (1ull << m)))
+				continue;
+			if (pass)
+				*zapped |= reclaim_bits(m, n);
+			if ((pass && reclaim_zap(sm, v[m], n)) ||
+			    dirty_scan(sm->pagemap_fd, reclaim_addr(sm, v[m]), n, false, &w))
+				w = ~0ull;
+			written |= (w << m) & reclaim_bits(m, n);
+		}
+	}
+	return written;
+}
+
+/*
+ * Finish, for a run of victims with their locks held: keep those that a
+ * pin, a VMM write, a failed write or (CLOCK) a reference claimed; of the
+ * rest, keep those written since Protect (mapped back if zapped) and punch
+ * the others.  Nothing can change a page between its zap and its punch: a
+ * guest access needs a fault, which waits for the page lock.  Returns the
+ * number punched.
+ */
+static unsigned reclaim_finish_run(struct swapmode *sm, uint64_t *v, const int *io_of,
+				   unsigned len)
+{
+	struct pages *p = &sm->pages;
+	uint64_t cand = 0, zapped, punch;
+	unsigned punched = 0;
+
+	for (unsigned m = 0; m < len; m++) {
+		uint32_t st = pages_get(p, v[m]);
+
+		if (page_kind(st) != PAGE_EVICTING)
+			continue;
+		if (io_of[m] >= 0 && sm->reclaim.io[io_of[m]].res) {
+			reclaim_keep(sm, v[m], true);
+		} else if (!page_may_punch(st, sm->clock)) {
+			reclaim_keep(sm, v[m], (st & PAGE_DIRTY) != 0);
+			atomic_fetch_add_explicit(&sm->c.evict_cancelled, 1, memory_order_relaxed);
+		} else {
+			cand |= 1ull << m;
+		}
+	}
+	punch = cand & ~reclaim_look(sm, v, len, cand, &zapped);
+	for (unsigned m = 0; m < len; m++) {
+		if (!(cand & ~punch & (1ull << m)))
+			continue;
+		reclaim_keep(sm, v[m], true);
+		if (zapped & (1ull << m))       /* dirty now: no protection needed */
+			uffd_continue(sm, reclaim_addr(sm, v[m]), 4096, false);
+		atomic_fetch_add_explicit(&sm->c.evict_cancelled, 1, memory_order_relaxed);
+	}
+	for (unsigned m = 0, n; m < len; m += n) {
+		n = reclaim_stretch(punch, m, len);
+		if (!(punch & (1ull << m)))
+			continue;
+		if (reclaim_punch(sm, v[m], n)) {
+			for (unsigned q = m; q < m + n; q++)
+				reclaim_keep(sm, v[q], false);
+			continue;
+		}
+		for (unsigned q = m; q < m + n; q++) {
+			pages_set(p, v[q], page_with_kind(pages_get(p, v[q]) & ~PAGE_REF,
+							  PAGE_SWAPPED));
+			if (io_of[q] < 0)
+				atomic_fetch_add_explicit(&sm->c.swap_out_skipped_clean, 1,
+							  memory_order_relaxed);
+		}
+		punched += n;
+	}
+	return punched;
+}
+
+static unsigned reclaim_evict(struct swapmode *sm, uint64_t *v, unsigned n)
+{
+	int io_of[RECLAIM_BATCH];
+	unsigned punched = 0;
+
+	qsort(v, n, sizeof(*v), reclaim_cmp);
+	reclaim_protect(sm, v, n);
+	reclaim_write(sm, reclaim_prepare_writes(sm, v, n, io_of));
+	for (unsigned k = 0, len, got; k < n; k += len) {
+		len = reclaim_run(v, n, k);
+		reclaim_lock_run(&sm->pages, v + k, len);
+		got = reclaim_finish_run(sm, v + k, io_of + k, len);
+		reclaim_unlock_run(&sm->pages, v + k, len);
+		punched += got;
+	}
+	atomic_fetch_add_explicit(&sm->c.evicted, punched, memory_order_relaxed);
+	pages_release(&sm->pages, punched);
+	return punched;
+}
+
+unsigned reclaim_round(struct swapmode *sm)
+{
+	struct pages *p = &sm->pages;
+	uint64_t victims[RECLAIM_BATCH], aged[RECLAIM_BATCH];
+	unsigned n = 0, na;
+
+	if (!sm->clock) {
+		n = aging_fifo_pick(p, &sm->reclaim.fifo, victims, RECLAIM_BATCH);
+	} else {
+		/* every pass that fills the aging list clears RECLAIM_BATCH bits: bounded */
+		for (uint64_t it = 0; n < RECLAIM_BATCH && it <= p->nr / RECLAIM_BATCH + 1; it++) {
+			n += aging_clock_pick(p, &sm->reclaim.hand, victims + n, RECLAIM_BATCH - n,
+						aged, RECLAIM_BATCH, &na);
+			if (na)
+				reclaim_age(sm, aged, na);
+			if (na < RECLAIM_BATCH)
+				break;
+		}
+	}
+	return n ? reclaim_evict(sm, victims, n) : 0;
+}
+
+/* Sleep @ms, or less when stopped. */
+static void reclaim_nap(struct pages *p, uint64_t ms)
+{
+	while (ms && !atomic_load(&p->stop)) {
+		uint64_t step = ms > 10 ? 10 : ms;
+		struct timespec ts = { .tv_nsec = (long)step * 1000000l };
+
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+static void *reclaim_thread(void *arg)
+{
+	struct swapmode *sm = arg;
+	struct reclaim *r = &sm->reclaim;
+	struct pages *p = &sm->pages;
+
+	while (!atomic_load(&p->stop)) {
+		if (!pages_wait_work(p, 100))
+			continue;
+		while (!atomic_load(&p->stop) && pages_need_reclaim(p)) {
+			uint64_t now = swapmode_now_ns();
+
+			if (r->backoff_ms && now < r->retry_ns) {
+				/* the swap file failed lately: faults go over the limit meanwhile */
+				reclaim_nap(p, (r->retry_ns - now) / 1000000ull + 1);
+				continue;
+			}
+			if (!reclaim_round(sm))
+				reclaim_nap(p, 1);      /* nothing went (pinned, busy, kept) */
+		}
+	}
+	return NULL;
+}
+
+int reclaim_init(struct swapmode *sm)
+{
+	struct reclaim *r = &sm->reclaim;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	ret = sm->clock ? 0 : fifo_init(&r->fifo, sm->pages.nr);
+	if (ret)
+		return ret;
+	r->ring_ok = io_uring_queue_init(RECLAIM_BATCH, &r->ring, 0) == 0;
+	return 0;
+}
+
+int reclaim_start(struct swapmode *sm)
+{
+	int ret = swapmode_thread(&sm->reclaim.thread, reclaim_thread, sm, "reclaim");
+
+	sm->reclaim.started = ret == 0;
+	return ret;
+}
+
+void reclaim_stop(struct swapmode *sm)
+{
+	if (!sm->reclaim.started)
+		return;
+	atomic_store(&sm->pages.stop, true);
+	pages_kick(&sm->pages);
+	pthread_join(sm->reclaim.thread, NULL);
+	sm->reclaim.started = false;
+}
+
+void reclaim_destroy(struct swapmode *sm)
+{
+	struct reclaim *r = &sm->reclaim;
+
+	reclaim_stop(sm);
+	if (r->ring_ok && r->ring.sq.ring_entries)
+		io_uring_queue_exit(&r->ring);
+	r->ring_ok = false;
+	fifo_destroy(&r->fifo);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reclaim: keeps resident pages between the low and high watermarks under
+ * the limit (a kswapd).
+ *
+ * Choice of victims (mmu/aging.c).  --aging clock: a hand walks page
+ * indices; a resident page with its referenced bit set has the bit cleared
+ * and here its host PTE zapped (MADV_DONTNEED on the guest mapping: the page
+ * stays in the memfd, so the next access is a MINOR fault, which sets the
+ * bit again); one without it is a victim.  --aging off: FIFO by install
+ * order, no reference bits, no zapping.
+ *
+ * Eviction of a batch of victims (EVICTING): write-protect them, learning
+ * in the same walk which were written since their last protection (those,
+ * and pages without a swap copy, are dirty); write the dirty ones to fresh
+ * slots in one io_uring batch; then, per contiguous run and under the page
+ * locks: zap, look at the PTEs again (a page written during the write-back
+ * lost its protection), and punch out of the memfd the pages that are still
+ * unchanged, untouched (CLOCK) and unpinned.  The others stay resident.
+ */
+#ifndef PV_MMU_RECLAIM_H
+#define PV_MMU_RECLAIM_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mmu/aging.h"
+#include "mmu/pages.h"
+#include "mmu/swap.h"
+
+struct swapmode;
+
+#define RECLAIM_BATCH 64u
+
+struct reclaim {
+	pthread_t thread;
+	bool started;
+	bool ring_ok;
+	struct io_uring ring;           /* write-back batches */
+	uint64_t hand;                  /* CLOCK */
+	struct fifo fifo;               /* FIFO (--aging off) */
+	uint64_t backoff_ms;            /* after a failed write: wait before trying again */
+	uint64_t retry_ns;
+	struct swap_io io[RECLAIM_BATCH];
+};
+
+int reclaim_init(struct swapmode *sm);
+int reclaim_start(struct swapmode *sm);
+void reclaim_stop(struct swapmode *sm);
+void reclaim_destroy(struct swapmode *sm);
+
+/* A page became resident (installed): FIFO queues it. */
+void reclaim_note_resident(struct swapmode *sm, uint64_t i);
+
+/*
+ * One round of reclaim, as the thread does it: pick a batch, age, evict.
+ * Returns the number of pages punched.  Exposed for tests.
+ */
+unsigned reclaim_round(struct swapmode *sm);
+
+#endif

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+#include "mmu/swap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool swap_header_ok(const void *buf, size_t len)
+{
+	return len == 0 || (len >= SWAP_MAGIC_LEN && memcmp(buf, SWAP_MAGIC, SWAP_MAGIC_LEN) == 0);
+}
+
+/* Refuse what is not ours: a non-regular file, or one holding other data. */
+static int swap_check_existing(int fd, const char *path)
+{
+	char head[SWAP_MAGIC_LEN];
+	struct stat stt;
+	ssize_t n;
+
+	if (fstat(fd, &stt) < 0) {
+		fprintf(stderr, "vmm: --swap %s: fstat: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(stt.st_mode)) {
+		fprintf(stderr, "vmm: --swap %s: not a regular file\n", path);
+		return -EINVAL;
+	}
+	n = pread(fd, head, sizeof(head), 0);
+	if (n < 0) {
+		fprintf(stderr, "vmm: --swap %s: read: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (!swap_header_ok(head, (size_t)n)) {
+		fprintf(stderr, "vmm: --swap %s: the file holds something else "
+			"(not a pagevisor swap file); refusing to overwrite it\n", path);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+/* Open @path read-write: create it, or open what is there (a directory fails here). */
+static int swap_open_fd(const char *path, bool *created)
+{
+	int fd;
+
+	*created = false;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		*created = true;
+		return fd;
+	}
+	if (errno != EEXIST)
+		return -errno;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd >= 0 ? fd : -errno;
+}
+
+int swap_open(struct swap *s, const char *path, uint64_t nr_slots, bool direct)
+{
+	static const char pad[SWAP_HEADER - SWAP_MAGIC_LEN];
+	bool created;
+	int ret, fd, fl;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	fd = swap_open_fd(path, &created);
+	if (fd < 0) {
+		struct stat stt;
+
+		if (!stat(path, &stt) && !S_ISREG(stt.st_mode))
+			fprintf(stderr, "vmm: --swap %s: not a regular file\n", path);
+		else
+			fprintf(stderr, "vmm: --swap %s: cannot open for writing: %s\n", path,
+				strerror(-fd));
+		return fd == -EISDIR ? -EINVAL : fd;
+	}
+	if (!created && (ret = swap_check_existing(fd, path)))
+		goto err_close;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ret = -errno;
+		fprintf(stderr, "vmm: --swap %s: %s\n", path, errno == EWOULDBLOCK ?
+			"in use by another vmm" : strerror(errno));
+		if (ret == -EWOULDBLOCK)
+			ret = -EBUSY;
+		goto err_close;
+	}
+	errno = 0;
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, SWAP_MAGIC, SWAP_MAGIC_LEN, 0) != SWAP_MAGIC_LEN ||
+	    pwrite(fd, pad, sizeof(pad), SWAP_MAGIC_LEN) != (ssize_t)sizeof(pad)) {
+		ret = errno ? -errno : -EIO;
+		fprintf(stderr, "vmm: --swap %s: cannot write its header: %s\n", path,
+			strerror(-ret));
+		goto err_unlink;
+	}
+	/* no page cache copy of swapped-out pages: O_DIRECT where the file system has it */
+	fl = fcntl(fd, F_GETFL);
+	s->direct = direct && fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
+
+	s->bitmap = calloc((nr_slots + 63) / 64, sizeof(uint64_t));
+	s->path = strdup(path);
+	if (!s->bitmap || !s->path) {
+		ret = -ENOMEM;
+		fprintf(stderr, "vmm: --swap %s: out of memory for the slot map\n", path);
+		goto err_unlink;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	s->nr_slots = nr_slots;
+	s->fd = fd;
+	return 0;
+
+err_unlink:
+	free(s->bitmap);
+	free(s->path);
+	s->bitmap = NULL;
+	s->path = NULL;
+	unlink(path);
+err_close:
+	close(fd);
+	return ret;
+}
+
+void swap_close(struct swap *s)
+{
+	if (s->fd < 0 || !s->path)
+		return;
+	if (unlink(s->path) < 0)
+		fprintf(stderr, "vmm: --swap %s: cannot remove it: %s\n", s->path, strerror(errno));
+	close(s->fd);
+	pthread_mutex_destroy(&s->mu);
+	free(s->bitmap);
+	free(s->path);
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}
+
+int64_t swap_slot_alloc(struct swap *s)
+{
+	uint64_t words = (s->nr_slots + 63) / 64;
+	int64_t slot = -ENOSPC;
+
+	pthread_mutex_lock(&s->mu);
+	for (uint64_t w = s->hint; w < words; w++) {
+		uint64_t free_bits = ~s->bitmap[w], b;
+
+		if (!free_bits)
+			continue;
+		b = (uint64_t)__builtin_ctzll(free_bits);
+		if (w * 64 + b >= s->nr_slots)
+			break;
+		s->bitmap[w] |= 1ull << b;
+		s->hint = w;
+		slot = (int64_t)(w * 64 + b);
+		break;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (slot >= 0)
+		atomic_fetch_add(&s->used, 1);
+	return slot;
+}
+
+void swap_slot_free(struct swap *s, uint64_t slot)
+{
+	uint64_t w = slot / 64, bit = 1ull << (slot % 64);
+
+	pthread_mutex_lock(&s->mu);
+	if (slot < s->nr_slots && (s->bitmap[w] & bit)) {
+		s->bitmap[w] &= ~bit;
+		if (w < s->hint)
+			s->hint = w;
+		atomic_fetch_sub(&s->used, 1);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * A ring whose submission failed may still hold our SQEs: drop them with the
+ * ring (exit and init again), so a later submit never sends stale requests.
+ */
+static void swap_ring_reset(struct io_uring *ring)
+{
+	unsigned entries = ring->sq.ring_entries;
+
+	io_uring_queue_exit(ring);
+	if (io_uring_queue_init(entries, ring, 0) < 0)
+		memset(ring, 0, sizeof(*ring));         /* dead: pread/pwrite from now on */
+}
+
+static bool swap_ring_alive(const struct io_uring *ring)
+{
+	return ring && ring->sq.ring_entries;
+}
+
+static int swap_pwrite(struct swap *s, const void *buf, uint64_t slot)
+{
+	ssize_t n;
+
+	do
+		n = pwrite(s->fd, buf, SWAP_SLOT_SIZE, (off_t)swap_slot_offset(slot));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)SWAP_SLOT_SIZE ? 0 : -ENOSPC;
+}
+
+unsigned swap_write_batch(struct swap *s, struct io_uring *ring, struct swap_io *io, unsigned n)
+{
+	unsigned queued = 0, failed = 0;
+	struct io_uring_cqe *cqe;
+	int ret = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		io[i].res = -EINPROGRESS;
+	for (unsigned i = 0; swap_ring_alive(ring) && i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+		if (!sqe)
+			break;          /* the rest goes through pwrite below */
+		io_uring_prep_write(sqe, s->fd, io[i].buf, SWAP_SLOT_SIZE,
+				    swap_slot_offset(io[i].slot));
+		io_uring_sqe_set_data(sqe, &io[i]);
+		queued++;
+	}
+	if (queued) {
+		ret = io_uring_submit(ring);
+		if (ret != (int)queued) {
+			/* requests the kernel took complete; the others are dropped with the ring */
+			for (int k = 0; k < ret; k++) {
+				if (io_uring_wait_cqe(ring, &cqe))
+					break;
+				((struct swap_io *)io_uring_cqe_get_data(cqe))->res = 0;
+				io_uring_cqe_seen(ring, cqe);
+			}
+			swap_ring_reset(ring);
+			queued = 0;     /* redo everything not done with pwrite */
+		}
+	}
+	for (unsigned done = 0; done < queued;) {
+		struct swap_io *d;
+
+		ret = io_uring_wait_cqe(ring, &cqe);
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0)
+			break;
+		d = io_uring_cqe_get_data(cqe);
+		d->res = cqe->res == (int)SWAP_SLOT_SIZE ? 0 : cqe->res < 0 ? cqe->res : -ENOSPC;
+		io_uring_cqe_seen(ring, cqe);
+		done++;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (io[i].res == -EINPROGRESS)
+			io[i].res = swap_pwrite(s, io[i].buf, io[i].slot);
+		failed += io[i].res != 0;
+	}
+	return failed;
+}
+
+/* One read of @slot through @ring: the byte count or -errno; -ECANCELED: use pread. */
+static int swap_read_ring(struct swap *s, struct io_uring *ring, void *buf, uint64_t slot)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int res;
+
+	if (!sqe)
+		return -ECANCELED;
+	io_uring_prep_read(sqe, s->fd, buf, SWAP_SLOT_SIZE, swap_slot_offset(slot));
+	if (io_uring_submit(ring) != 1) {
+		swap_ring_reset(ring);
+		return -ECANCELED;
+	}
+	while ((res = io_uring_wait_cqe(ring, &cqe)) == -EINTR)
+		;
+	if (res < 0) {
+		swap_ring_reset(ring);
+		return -ECANCELED;
+	}
+	res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return res;
+}
+
+int swap_read(struct swap *s, struct io_uring *ring, void *buf, uint64_t slot)
+{
+	int tries = 0, res;
+
+	for (;;) {
+		res = swap_ring_alive(ring) ? swap_read_ring(s, ring, buf, slot) : -ECANCELED;
+		if (res == -ECANCELED) {
+			res = (int)pread(s->fd, buf, SWAP_SLOT_SIZE, (off_t)swap_slot_offset(slot));
+			if (res < 0)
+				res = -errno;
+		}
+		if (res == (int)SWAP_SLOT_SIZE)
+			return 0;
+		if (res >= 0)
+			res = -EIO;     /* short: the slot lies past the end of the file */
+		if ((res != -EINTR && res != -EAGAIN) || ++tries > 100)
+			return res;
+	}
+}
+
+void swap_report(struct swap *s, const char *op, int err, const char *what)
+{
+	bool expected = false;
+
+	if (atomic_compare_exchange_strong(&s->reported, &expected, true))
+		fprintf(stderr, "vmm: swap %s: %s failed: %s; %s\n", s->path, op, strerror(-err), what);
+}

@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: MIT */
+#include "mmu/swapmode.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mmu/dirty.h"
+#include "vmm/json.h"
+
+/*
+ * Measurement knobs (bench only; docs/ARCHITECTURE.md has the numbers that
+ * chose the defaults): PV_SWAP_SWAPIN=copy|continue, PV_SWAP_ZERO=zeropage|copy,
+ * PV_SWAP_DIRTY=wp|always|kvmlog, PV_SWAP_DIRECT=1|0 (O_DIRECT on the swap
+ * file), PV_SWAP_SPIN_US=N (how long fault threads poll after a fault).
+ */
+static int swapmode_knob(const char *name, const char *const *values, int n, int dflt)
+{
+	const char *v = getenv(name);
+
+	for (int k = 0; v && k < n; k++)
+		if (strcmp(v, values[k]) == 0)
+			return k;
+	return dflt;
+}
+
+static const char *const swapmode_swapin_names[] = { "copy", "continue" };
+static const char *const swapmode_zero_names[] = { "zeropage", "copy" };
+static const char *const swapmode_dirty_names[] = { "uffd-wp", "always", "kvm-dirty-log" };
+
+int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swapmode_params *p)
+{
+	static const char *const dirty_knob[] = { "wp", "always", "kvmlog" };
+	struct swapmode *sm;
+	int ret;
+
+	*out = NULL;
+	sm = calloc(1, sizeof(*sm));
+	if (!sm)
+		goto nomem;
+	sm->gm = gm;
+	sm->clock = p->clock;
+	sm->nr_threads = p->fault_threads ? p->fault_threads : 1;
+	sm->swapin = swapmode_knob("PV_SWAP_SWAPIN", swapmode_swapin_names, 2, SWAPIN_COPY);
+	sm->zero = swapmode_knob("PV_SWAP_ZERO", swapmode_zero_names, 2, ZERO_ZEROPAGE);
+	sm->dirty = swapmode_knob("PV_SWAP_DIRTY", dirty_knob, 3, DIRTY_WP);
+	sm->spin_ns = (getenv("PV_SWAP_SPIN_US") ? strtoull(getenv("PV_SWAP_SPIN_US"), NULL, 10) :
+		       SWAPMODE_SPIN_US) * 1000;
+	sm->uffd.fd = sm->uffd.stop_fd = -1;
+	sm->pagemap_fd = -1;
+	sm->swap.fd = -1;
+	if (pages_init(&sm->pages, gm->size >> PAGE_SHIFT_4K, p->limit_pages))
+		goto nomem;
+	if (sm->dirty == DIRTY_KVMLOG) {
+		sm->log = calloc((sm->pages.nr + 63) / 64, sizeof(*sm->log));
+		sm->logged = calloc((sm->pages.nr + 63) / 64, sizeof(*sm->logged));
+		if (!sm->log || !sm->logged)
+			goto nomem;
+	}
+	if (reclaim_init(sm))
+		goto nomem;
+	ret = swap_open(&sm->swap, p->path, sm->pages.nr,
+			!getenv("PV_SWAP_DIRECT") || strcmp(getenv("PV_SWAP_DIRECT"), "0"));
+	if (ret) {
+		swapmode_destroy(sm);
+		return ret;
+	}
+	*out = sm;
+	return 0;
+nomem:
+	fprintf(stderr, "vmm: swap mode: out of memory for the page state\n");
+	swapmode_destroy(sm);
+	return -ENOMEM;
+}
+
+bool swapmode_dirty_log(const struct swapmode *sm)
+{
+	return sm && sm->dirty == DIRTY_KVMLOG;
+}
+
+void swapmode_on_harvest(struct swapmode *sm, int (*fn)(void *, uint64_t *), void *opaque)
+{
+	sm->harvest = fn;
+	sm->harvest_opaque = opaque;
+}
+
+void swapmode_on_fatal(struct swapmode *sm, void (*fn)(void *, const char *), void *opaque)
+{
+	sm->fatal = fn;
+	sm->fatal_opaque = opaque;
+}
+
+void swapmode_fatal(struct swapmode *sm, const char *fmt, ...)
+{
+	bool expected = false;
+	char msg[256];
+	va_list ap;
+
+	if (!atomic_compare_exchange_strong(&sm->fatal_sent, &expected, true))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vmm: swap mode: %s\n", msg);
+	if (sm->fatal)
+		sm->fatal(sm->fatal_opaque, msg);
+}
+
+int swapmode_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *what)
+{
+	sigset_t all, old;
+	int ret;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		fprintf(stderr, "vmm: pthread_create for the %s thread: %s\n", what, strerror(ret));
+	return -ret;
+}
+
+/*
+ * Pages the loader, the boot tables and the FDT wrote before the run are
+ * in the memfd: resident and dirty (no swap copy).  They are also mapped
+ * into the guest mapping now (CONTINUE), so the guest takes no fault on
+ * them.
+ */
+static int swapmode_account_loaded(struct swapmode *sm)
+{
+	struct pages *p = &sm->pages;
+	off_t end = (off_t)sm->gm->size, at = 0, data, hole;
+	uint64_t n = 0;
+
+	while (at < end) {
+		data = lseek(sm->gm->memfd, at, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;
+			fprintf(stderr, "vmm: lseek(SEEK_DATA) on guest RAM: %s\n", strerror(errno));
+			return -errno;
+		}
+		hole = lseek(sm->gm->memfd, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = end;
+		data &= ~(off_t)(PAGE_SIZE_4K - 1);
+		for (off_t o = data; o < hole; o += (off_t)PAGE_SIZE_4K) {
+			uint64_t i = (uint64_t)o >> PAGE_SHIFT_4K;
+
+			pages_set(p, i, page_installed(0, false, sm->clock));
+			reclaim_note_resident(sm, i);
+			n++;
+		}
+		uffd_continue(sm, (uintptr_t)sm->gm->guest_map + (uint64_t)data,
+			      (uint64_t)(hole - data), false);
+		at = hole;
+	}
+	pages_account(p, n);
+	return 0;
+}
+
+int swapmode_start(struct swapmode *sm)
+{
+	int ret;
+
+	sm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (sm->pagemap_fd < 0) {
+		ret = -errno;
+		fprintf(stderr, "vmm: open /proc/self/pagemap: %s\n", strerror(errno));
+		return ret;
+	}
+	ret = dirty_probe(sm->pagemap_fd);
+	if (ret) {
+		fprintf(stderr, "vmm: PAGEMAP_SCAN (dirty tracking, Linux 6.7 or later): %s\n",
+			strerror(-ret));
+		return ret;
+	}
+	ret = uffd_open(&sm->uffd, sm->gm->guest_map, sm->gm->size);
+	if (ret)
+		return ret;
+	ret = swapmode_account_loaded(sm);
+	if (ret)
+		return ret;
+	sm->gm->swap = sm;
+	sm->started = true;
+	ret = reclaim_start(sm);
+	if (!ret)
+		ret = uffd_start(sm, sm->nr_threads);
+	return ret;
+}
+
+void swapmode_stop(struct swapmode *sm)
+{
+	if (!sm || !sm->started)
+		return;
+	uffd_stop(&sm->uffd);
+	reclaim_stop(sm);
+	sm->started = false;
+}
+
+void swapmode_destroy(struct swapmode *sm)
+{
+	if (!sm)
+		return;
+	swapmode_stop(sm);
+	uffd_close(&sm->uffd);
+	reclaim_destroy(sm);
+	swap_close(&sm->swap);
+	pages_destroy(&sm->pages);
+	if (sm->pagemap_fd >= 0)
+		close(sm->pagemap_fd);
+	free(sm->log);
+	free((void *)sm->logged);
+	if (sm->gm && sm->gm->swap == sm)
+		sm->gm->swap = NULL;
+	free(sm);
+}
+
+/*
+ * Make page @i resident for the VMM and pin it.  A page not in the memfd is
+ * installed with its lock dropped (BUSY): zero-filled by touching it through
+ * the alias, or read from its slot into the alias; then it is mapped into
+ * the guest mapping too (CONTINUE), so the guest takes no fault on it.
+ */
+static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
+{
+	struct pages *p = &sm->pages;
+	uint8_t *alias = sm->gm->alias + (i << PAGE_SHIFT_4K);
+	uint64_t slot;
+	bool from_slot;
+	uint32_t st;
+	int ret = 0;
+
+	pages_lock(p, i);
+	st = pages_wait_idle(p, i);
+	if (page_kind(st) == PAGE_RESIDENT || page_kind(st) == PAGE_EVICTING) {
+		pages_set(p, i, page_pinned(st, write, sm->clock));
+		pages_unlock(p, i);
+		return 0;
+	}
+	from_slot = page_kind(st) == PAGE_SWAPPED;
+	slot = p->slot[i] - 1;
+	pages_set(p, i, st | PAGE_BUSY);
+	pages_unlock(p, i);
+
+	pages_reserve(p);
+	if (from_slot)
+		ret = swap_read(&sm->swap, NULL, alias, slot);
+	else
+		(void)*(volatile uint8_t *)alias;       /* allocates a zero page in the memfd */
+	if (ret) {
+		atomic_fetch_add(&sm->c.swap_errors, 1);
+		/* give the hole back so the slot stays the page's only copy */
+		fallocate(sm->gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			  (off_t)(i << PAGE_SHIFT_4K), (off_t)PAGE_SIZE_4K);
+		pages_release(p, 1);
+		pages_lock(p, i);
+		pages_set_idle(p, i, pages_get(p, i));
+		pages_unlock(p, i);
+		swapmode_fatal(sm, "swap-in of gpa 0x%llx from slot %llu for the VMM: %s",
+			       (unsigned long long)(i << PAGE_SHIFT_4K), (unsigned long long)slot,
+			       strerror(-ret));
+		return ret;
+	}
+	uffd_continue(sm, (uintptr_t)sm->gm->guest_map + (i << PAGE_SHIFT_4K), PAGE_SIZE_4K,
+		      from_slot && !write && sm->dirty == DIRTY_WP);
+	pages_lock(p, i);
+	st = page_installed(pages_get(p, i), from_slot, sm->clock);
+	pages_set_idle(p, i, page_pinned(st, write, sm->clock));
+	pages_unlock(p, i);
+	reclaim_note_resident(sm, i);
+	if (from_slot)
+		atomic_fetch_add_explicit(&sm->c.vmm_swap_in, 1, memory_order_relaxed);
+	return 0;
+}
+
+void swapmode_put(struct swapmode *sm, uint64_t gpa, uint64_t len)
+{
+	struct pages *p = &sm->pages;
+
+	for (uint64_t i = gpa >> PAGE_SHIFT_4K; i <= (gpa + len - 1) >> PAGE_SHIFT_4K; i++) {
+		pages_lock(p, i);
+		pages_set(p, i, page_unpinned(pages_get(p, i)));
+		pages_unlock(p, i);
+	}
+}
+
+int swapmode_get(struct swapmode *sm, uint64_t gpa, uint64_t len, bool write)
+{
+	uint64_t first = gpa >> PAGE_SHIFT_4K, last = (gpa + len - 1) >> PAGE_SHIFT_4K;
+
+	for (uint64_t i = first; i <= last; i++) {
+		int ret = swapmode_get_page(sm, i, write);
+
+		if (ret) {
+			if (i > first)
+				swapmode_put(sm, first << PAGE_SHIFT_4K, (i - first) << PAGE_SHIFT_4K);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void swapmode_json_lat(struct json *j, const char *name, const struct lathist *h)
+{
+	uint64_t log2[LATHIST_LOG2_MAX + 1];
+	unsigned used = lathist_log2(h, log2);
+
+	json_obj_begin(j, name);
+	json_u64(j, "count", atomic_load(&h->count));
+	json_u64(j, "ns_total", atomic_load(&h->ns_total));
+	json_u64(j, "p50_ns", lathist_percentile(h, 50));
+	json_u64(j, "p99_ns", lathist_percentile(h, 99));
+	json_arr_begin(j, "hist_log2_ns");
+	for (unsigned e = 0; e < used; e++)
+		json_u64(j, NULL, log2[e]);
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
+/* The plain counters of the "uffd" object, in order. */
+#define SWAPMODE_COUNTER(name) { #name, offsetof(struct swapmode_counters, name) }
+static const struct {
+	const char *key;
+	size_t off;
+} swapmode_counter_keys[] = {
+	SWAPMODE_COUNTER(missing), SWAPMODE_COUNTER(minor), SWAPMODE_COUNTER(zero_fill),
+	SWAPMODE_COUNTER(swap_in), SWAPMODE_COUNTER(vmm_swap_in), SWAPMODE_COUNTER(swap_out),
+	SWAPMODE_COUNTER(swap_out_skipped_clean), SWAPMODE_COUNTER(evicted),
+	SWAPMODE_COUNTER(evict_cancelled), SWAPMODE_COUNTER(zap), SWAPMODE_COUNTER(eexist),
+	SWAPMODE_COUNTER(eagain), SWAPMODE_COUNTER(swap_errors),
+};
+
+void swapmode_json(struct json *j, struct swapmode *sm)
+{
+	const struct swapmode_counters *c = &sm->c;
+
+	json_obj_begin(j, "uffd");
+	json_u64(j, "fault_threads", sm->nr_threads);
+	json_str(j, "aging", sm->clock ? "clock" : "off");
+	json_str(j, "swap_in_mode", swapmode_swapin_names[sm->swapin]);
+	json_str(j, "zero_fill_mode", swapmode_zero_names[sm->zero]);
+	json_str(j, "dirty_tracking", swapmode_dirty_names[sm->dirty]);
+	json_u64(j, "swap_direct_io", sm->swap.direct);
+	for (size_t k = 0; k < sizeof(swapmode_counter_keys) / sizeof(swapmode_counter_keys[0]); k++)
+		json_u64(j, swapmode_counter_keys[k].key, atomic_load((const atomic_uint_fast64_t *)
+			 ((const char *)c + swapmode_counter_keys[k].off)));
+	json_obj_begin(j, "latency");
+	swapmode_json_lat(j, "zero_fill", &c->lat_zero);
+	swapmode_json_lat(j, "swap_in", &c->lat_swap_in);
+	swapmode_json_lat(j, "minor", &c->lat_minor);
+	json_obj_end(j);
+	json_obj_end(j);
+
+	json_obj_begin(j, "mem");
+	json_u64(j, "limit_pages", sm->pages.limit);
+	json_u64(j, "high_pages", sm->pages.high);
+	json_u64(j, "low_pages", sm->pages.low);
+	json_u64(j, "resident_pages", atomic_load(&sm->pages.resident));
+	json_u64(j, "resident_peak_pages", atomic_load(&sm->pages.peak));
+	json_u64(j, "limit_gave_way", atomic_load(&sm->pages.gave_way));
+	json_u64(j, "swap_slots_used", atomic_load(&sm->swap.used));
+	json_obj_end(j);
+}
+
+void swapmode_print(FILE *f, struct swapmode *sm)
+{
+	const struct swapmode_counters *c = &sm->c;
+
+	fprintf(f, "uffd (%u fault threads, aging %s): missing %" PRIuFAST64 " (zero-fill %"
+		PRIuFAST64 ", swap-in %" PRIuFAST64 "), minor %" PRIuFAST64 ", zap %" PRIuFAST64
+		", swap-out %" PRIuFAST64 " (clean skipped %" PRIuFAST64 ", cancelled %" PRIuFAST64
+		"), eexist %" PRIuFAST64 ", eagain %" PRIuFAST64 ", swap errors %" PRIuFAST64 "\n",
+		sm->nr_threads, sm->clock ? "clock" : "off", atomic_load(&c->missing),
+		atomic_load(&c->zero_fill), atomic_load(&c->swap_in), atomic_load(&c->minor),
+		atomic_load(&c->zap), atomic_load(&c->swap_out),
+		atomic_load(&c->swap_out_skipped_clean), atomic_load(&c->evict_cancelled),
+		atomic_load(&c->eexist), atomic_load(&c->eagain), atomic_load(&c->swap_errors));
+	fprintf(f, "uffd latency p50/p99 ns: zero-fill %" PRIu64 "/%" PRIu64 ", swap-in %" PRIu64
+		"/%" PRIu64 ", minor %" PRIu64 "/%" PRIu64 "\n",
+		lathist_percentile(&c->lat_zero, 50), lathist_percentile(&c->lat_zero, 99),
+		lathist_percentile(&c->lat_swap_in, 50), lathist_percentile(&c->lat_swap_in, 99),
+		lathist_percentile(&c->lat_minor, 50), lathist_percentile(&c->lat_minor, 99));
+	fprintf(f, "mem: limit %" PRIu64 " pages, resident %" PRIuFAST64 ", peak %" PRIuFAST64
+		", over the limit %" PRIuFAST64 " times, swap slots %" PRIuFAST64 "\n",
+		sm->pages.limit, atomic_load(&sm->pages.resident), atomic_load(&sm->pages.peak),
+		atomic_load(&sm->pages.gave_way), atomic_load(&sm->swap.used));
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Userfaultfd swap mode, the facade the VMM calls: guest RAM larger than
+ * what the host keeps resident.  The guest mapping of RAM is registered with
+ * userfaultfd (MISSING, MINOR, and WP in async mode for dirty tracking);
+ * fault threads (mmu/uffd.c) zero-fill, swap in, or CONTINUE; a reclaim
+ * thread (mmu/reclaim.c) ages pages by zapping their host PTEs (CLOCK) and
+ * writes cold ones to the swap file (mmu/swap.c) before punching them out
+ * of the memfd.  The VMM's own accesses go through guestmem_get/put, which
+ * land in swapmode_get/put.  docs/ARCHITECTURE.md has the states, the
+ * threads and the ordering rules.
+ *
+ * Steps, in this order: swapmode_create() (opens the swap file: before the
+ * image is loaded, so a bad FILE is a usage error), swapmode_start() (after
+ * every pre-run write to RAM: those pages are counted as resident and dirty;
+ * registers userfaultfd; starts the threads), swapmode_stop() (after the
+ * vCPU threads were joined: a vCPU waiting in a fault cannot be interrupted),
+ * swapmode_destroy() (removes the swap file).
+ */
+#ifndef PV_MMU_SWAPMODE_H
+#define PV_MMU_SWAPMODE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "mmu/guestmem.h"
+#include "mmu/lathist.h"
+#include "mmu/pages.h"
+#include "mmu/reclaim.h"
+#include "mmu/swap.h"
+#include "mmu/uffd.h"
+
+struct json;
+
+#define SWAPMODE_MAX_THREADS 8
+#define SWAPMODE_SPIN_US     200        /* see uffd_next() */
+
+struct swapmode_params {
+	const char *path;       /* the swap file */
+	uint64_t limit_pages;   /* resident limit, in 4 KiB pages */
+	bool clock;             /* --aging clock; false: off (FIFO, no reference bits) */
+	unsigned fault_threads; /* 1..SWAPMODE_MAX_THREADS */
+};
+
+/* How a swapped-out page comes back; how a never-touched page is filled. */
+enum swapmode_swapin { SWAPIN_COPY, SWAPIN_CONTINUE };
+enum swapmode_zero { ZERO_ZEROPAGE, ZERO_COPY };
+/*
+ * Dirty tracking: uffd-wp (async) and the PTE's written bit; KVM's dirty log
+ * (measured, not the default: see docs/ARCHITECTURE.md); or none (write every
+ * victim).
+ */
+enum swapmode_dirty { DIRTY_WP, DIRTY_ALWAYS, DIRTY_KVMLOG };
+
+struct swapmode_counters {
+	atomic_uint_fast64_t missing;   /* faults that found the page absent or swapped */
+	atomic_uint_fast64_t minor;     /* faults that found it in the memfd */
+	atomic_uint_fast64_t zero_fill, swap_in, vmm_swap_in;
+	atomic_uint_fast64_t swap_out;  /* pages written to the swap file */
+	atomic_uint_fast64_t swap_out_skipped_clean;    /* evicted without a write */
+	atomic_uint_fast64_t evicted;   /* pages punched out of the memfd */
+	atomic_uint_fast64_t evict_cancelled;   /* chosen, then kept (touched, written, pinned) */
+	atomic_uint_fast64_t zap;       /* host PTEs zapped to age referenced pages */
+	atomic_uint_fast64_t eexist, eagain, swap_errors;
+	struct lathist lat_zero, lat_swap_in, lat_minor;
+};
+
+struct swapmode {
+	struct guestmem *gm;
+	struct pages pages;
+	struct swap swap;
+	struct uffd uffd;
+	struct reclaim reclaim;
+	struct swapmode_counters c;
+	int pagemap_fd;         /* /proc/self/pagemap: PAGEMAP_SCAN */
+	bool clock;
+	unsigned nr_threads;
+	uint64_t spin_ns;       /* fault threads poll the uffd this long after a fault */
+	enum swapmode_swapin swapin;
+	enum swapmode_zero zero;
+	enum swapmode_dirty dirty;
+	bool started;
+	void (*fatal)(void *opaque, const char *msg);   /* guest data lost: end the VM */
+	void *fatal_opaque;
+	atomic_bool fatal_sent;
+	/* DIRTY_KVMLOG: KVM_GET_DIRTY_LOG into @log; bits ORed into @logged */
+	int (*harvest)(void *opaque, uint64_t *log);
+	void *harvest_opaque;
+	uint64_t *log;
+	_Atomic uint64_t *logged;       /* written per KVM's log, since the page's last copy */
+};
+
+/*
+ * Allocate swap mode for @gm and open the swap file.  Returns 0 or -errno
+ * after one line on stderr; -ENOMEM is ours, anything else is about FILE
+ * (a usage error).
+ */
+int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swapmode_params *p);
+
+/* Who to tell when guest data is lost (a swap-in read failed): ends the VM. */
+void swapmode_on_fatal(struct swapmode *sm, void (*fn)(void *, const char *), void *opaque);
+
+/*
+ * Whether the memory slot must log dirty pages (KVM_MEM_LOG_DIRTY_PAGES), and
+ * how to read the log (a bitmap of one bit per page, cleared by reading).
+ */
+bool swapmode_dirty_log(const struct swapmode *sm);
+void swapmode_on_harvest(struct swapmode *sm, int (*fn)(void *, uint64_t *), void *opaque);
+
+/* Account pre-run pages, register userfaultfd, start the threads.  0 or -errno. */
+int swapmode_start(struct swapmode *sm);
+
+/* Stop and join the threads.  Idempotent. */
+void swapmode_stop(struct swapmode *sm);
+
+/* Stop, unregister, remove the swap file, free.  Safe with NULL. */
+void swapmode_destroy(struct swapmode *sm);
+
+/*
+ * guestmem_get/put in swap mode, for [gpa, gpa + len) already checked to
+ * lie inside RAM with len > 0: make every page resident (swapping in
+ * synchronously), pin it, and mark it dirty when @write.  Returns 0, or
+ * -errno when a swap-in failed (nothing stays pinned).
+ */
+int swapmode_get(struct swapmode *sm, uint64_t gpa, uint64_t len, bool write);
+void swapmode_put(struct swapmode *sm, uint64_t gpa, uint64_t len);
+
+/* A thread with every signal blocked (signals belong to the main and vCPU threads). */
+int swapmode_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *what);
+
+/* Report that guest data is lost, once: stderr, then the fatal callback. */
+void swapmode_fatal(struct swapmode *sm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline uint64_t swapmode_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The "uffd" and "mem" objects of the JSON report; the table lines. */
+void swapmode_json(struct json *j, struct swapmode *sm);
+void swapmode_print(FILE *f, struct swapmode *sm);
+
+#endif

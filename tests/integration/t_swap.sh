@@ -1,0 +1,111 @@
+# Userfaultfd swap mode: the guest gets more RAM than the host keeps
+# resident.  memtouch verifies every page on every touch, so a lost, stale
+# or misplaced page fails the run; the VMM's JSON shows the resident peak
+# against the limit and what the fault and reclaim threads did.
+source "$(dirname "$0")/lib.sh" "$@"
+need_kvm
+SW=$TMP/guest.swap
+
+# swap_run NAME RESIDENT MEMTOUCH-ARGS...: one run in swap mode, JSON in $TMP/NAME.json
+swap_run() {
+	local name=$1 res=$2
+	shift 2
+	J=$TMP/$name.json
+	run_vmm -q -m 64M --swap "$SW" --resident "$res" --stats "$J" "$GUEST" -- workload=memtouch "$@"
+}
+
+# the run completed, nothing lost, the limit held, the swap file is gone
+swap_ok() {
+	expect_status 0 "$1"
+	expect_json "$J" '.guest.errors == 0 and .guest.touches > 0' "$1: every page verified"
+	expect_json "$J" '.mem.resident_peak_pages <= .mem.limit_pages' "$1: resident peak within the limit"
+	expect_json "$J" '.uffd.swap_errors == 0' "$1: no swap errors"
+	if [ -e "$SW" ]; then fail "$1: swap file left behind"; else ok; fi
+}
+
+# 4 times the limit: 32M of pages in 8M resident, seq and random, writing and reading
+for pat in seq random; do
+	for w in 1 0; do
+		what="memtouch 32M pattern=$pat write=$w in 8M"
+		swap_run $pat.$w 8M size=32M pattern=$pat passes=3 write=$w
+		swap_ok "$what"
+		expect_json "$J" '.mem.limit_pages == 2048' "$what: limit in pages"
+		expect_json "$J" '.uffd.swap_out > 0 and .uffd.swap_in > 0' "$what: pages went out and came back"
+		expect_json "$J" '.uffd.missing >= .uffd.swap_in and .uffd.zero_fill > 0' "$what: MISSING faults served"
+		expect_json "$J" '.uffd.latency.swap_in.count == .uffd.swap_in and .uffd.latency.swap_in.p99_ns >= .uffd.latency.swap_in.p50_ns' \
+			"$what: swap-in latency recorded"
+		expect_json "$J" '(.uffd.latency.swap_in.hist_log2_ns | add) == .uffd.latency.swap_in.count' \
+			"$what: latency histogram complete"
+		if [ $w = 0 ]; then
+			# a page read back but not written since its swap copy is not written again
+			expect_json "$J" '.uffd.swap_out_skipped_clean > 0' "$what: clean pages not rewritten"
+		fi
+	done
+done
+
+# size equal to the limit (the guest kernel's own pages push it over a little)
+swap_run equal 16M size=16M pattern=random passes=2
+swap_ok "memtouch 16M in 16M"
+
+# aging: the hot set (random touches) fits; CLOCK keeps it, FIFO keeps
+# evicting it.  final=0: memtouch's last full read would add the same
+# swap-ins to both.  The issue asks for 3x fewer swap-ins; this machine
+# gives ~1.8x here (see the issue's note), so the test holds the line at 1.5x.
+J=$TMP/clock.json
+run_vmm -q -m 64M --swap "$SW" --resident 12M --aging clock --stats "$J" "$GUEST" -- \
+	workload=memtouch size=40M pattern=hotcold hot=8M passes=4 final=0
+swap_ok "hotcold with --aging clock"
+expect_json "$J" '.uffd.minor > 0 and .uffd.zap > 0' "clock: referenced pages zapped and caught by MINOR faults"
+J2=$TMP/fifo.json
+run_vmm -q -m 64M --swap "$SW" --resident 12M --aging off --stats "$J2" "$GUEST" -- \
+	workload=memtouch size=40M pattern=hotcold hot=8M passes=4 final=0
+J=$J2 swap_ok "hotcold with --aging off"
+clock_in=$(jq .uffd.swap_in "$TMP/clock.json"); fifo_in=$(jq .uffd.swap_in "$J2")
+echo "aging: swap-ins clock=$clock_in fifo=$fifo_in"
+if [ $((clock_in * 3)) -le $((fifo_in * 2)) ]; then ok; else fail "aging pays: clock $clock_in swap-ins, fifo $fifo_in (want 1.5x fewer)"; fi
+expect_json "$J2" '.uffd.zap == 0 and .uffd.minor == 0' "fifo: no reference bits, no zaps"
+
+# PV MMU and the swap layer together: page tables and the ring get evicted too
+J=$TMP/pte.json
+run_vmm -q -m 64M --swap "$SW" --resident 8M --pv-mmu batched --stats "$J" "$GUEST" -- \
+	workload=ptebench pages=2048 rounds=2 op=map check=all
+expect_status 0 "ptebench in swap mode"
+expect_json "$J" '.guest.errors == 0 and .pvmmu.rejected == 0' "ptebench in swap mode checked"
+expect_json "$J" '.mem.resident_peak_pages <= .mem.limit_pages' "ptebench: limit held"
+
+# bad combinations: one line, status 2, nothing started
+bad() {
+	local pat=$1 what=$2
+	shift 2
+	run_vmm "$@"
+	expect_status 2 "$what"
+	expect_err_lines 1 "$what"
+	expect_err "$pat" "$what"
+}
+bad "resident" "--swap without --resident" -m 64M --swap "$SW" "$GUEST"
+bad "swap" "--resident without --swap" -m 64M --resident 8M "$GUEST"
+bad "resident" "--resident 0" -m 64M --swap "$SW" --resident 0 "$GUEST"
+bad "resident" "--resident equal to RAM" -m 64M --swap "$SW" --resident 64M "$GUEST"
+bad "resident" "--resident above RAM" -m 64M --swap "$SW" --resident 1G "$GUEST"
+bad "aging" "--aging bogus" -m 64M --swap "$SW" --resident 8M --aging lru "$GUEST"
+bad "$TMP/no/dir/s.swap" "swap file in a missing directory" -m 64M --swap "$TMP/no/dir/s.swap" --resident 8M "$GUEST"
+echo "precious data" >"$TMP/precious.txt"
+bad "precious.txt" "swap file that holds something else" -m 64M --swap "$TMP/precious.txt" --resident 8M "$GUEST"
+if [ "$(cat "$TMP/precious.txt")" = "precious data" ]; then ok; else fail "a refused swap file was changed"; fi
+bad "regular file" "a directory as swap file" -m 64M --swap "$TMP" --resident 8M "$GUEST"
+
+# a full swap file (a tiny tmpfs): the page stays resident, one message, nothing lost
+if mkdir -p "$TMP/tiny" && mount -t tmpfs -o size=256k tmpfs "$TMP/tiny" 2>/dev/null; then
+	J=$TMP/enospc.json
+	run_vmm -q -m 64M --swap "$TMP/tiny/s.swap" --resident 8M --stats "$J" "$GUEST" -- \
+		workload=memtouch size=24M pattern=seq passes=2
+	expect_status 0 "swap on a full tmpfs: the run goes on"
+	expect_json "$J" '.guest.errors == 0' "swap on a full tmpfs: no data lost"
+	expect_json "$J" '.uffd.swap_errors > 0' "swap on a full tmpfs: failures counted"
+	n=$(grep -c "No space left on device" "$ERR")
+	if [ "$n" -eq 1 ]; then ok; else fail "ENOSPC reported $n times on stderr, want once"; fi
+	umount "$TMP/tiny"
+else
+	echo "note: cannot mount a tmpfs here (not root?): ENOSPC case not run"
+fi
+finish

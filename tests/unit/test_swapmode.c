@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Swap mode end to end, in process: guest RAM (a memfd and its two
+ * mappings) registered with userfaultfd, touched by plain host threads
+ * instead of a vCPU, under a tiny resident limit.  Every page carries a
+ * stamp (its index and a generation) that every touch checks, so a lost,
+ * stale or misplaced page fails.  Skipped, visibly, where the kernel lacks
+ * what swap mode needs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "mmu/guestmem.h"
+#include "mmu/swapmode.h"
+#include "testutil.h"
+
+#define NPAGES  256u
+#define LIMIT   24u
+
+static struct guestmem gm;
+static struct swapmode *sm;
+static char dir[64], path[128];
+static char fatal_msg[256];
+
+static void on_fatal(void *opaque, const char *msg)
+{
+	(void)opaque;
+	snprintf(fatal_msg, sizeof(fatal_msg), "%s", msg);
+}
+
+/* Set up swap mode over fresh RAM with the swap file in @where (NULL: a temp dir). */
+static bool start(const char *where, bool clock, unsigned threads)
+{
+	struct swapmode_params p = {
+		.path = path, .limit_pages = LIMIT, .clock = clock, .fault_threads = threads,
+	};
+
+	fatal_msg[0] = '\0';
+	if (!where) {
+		testutil_mkdtemp(dir, "swapmode");
+		where = dir;
+	}
+	snprintf(path, sizeof(path), "%s/g.swap", where);
+	ck_assert_int_eq(guestmem_init(&gm, NPAGES * 4096ull), 0);
+	ck_assert_int_eq(swapmode_create(&sm, &gm, &p), 0);
+	swapmode_on_fatal(sm, on_fatal, NULL);
+	if (swapmode_start(sm)) {
+		printf("SKIP: swap mode cannot start here (userfaultfd or PAGEMAP_SCAN missing)\n");
+		return false;
+	}
+	return true;
+}
+
+static void finish(void)
+{
+	swapmode_destroy(sm);
+	sm = NULL;
+	ck_assert(access(path, F_OK) != 0);     /* the swap file is gone */
+	guestmem_destroy(&gm);
+	if (dir[0])
+		rmdir(dir);
+	dir[0] = '\0';
+}
+
+static uint64_t c(atomic_uint_fast64_t *v)
+{
+	return atomic_load(v);
+}
+
+/* Stamp page @i, generation @gen, through @base (the guest mapping or the alias). */
+static void stamp(uint8_t *base, uint64_t i, uint64_t gen)
+{
+	uint64_t *w = (uint64_t *)(base + i * 4096);
+
+	w[0] = i << 32 | gen;
+	for (int k = 1; k < 512; k++)
+		w[k] = (i * 0x9e3779b97f4a7c15ull) ^ (gen << 40) ^ (uint64_t)k;
+}
+
+/* Whether page @i holds generation @gen's stamp. */
+static bool stamped(const uint8_t *base, uint64_t i, uint64_t gen)
+{
+	const uint64_t *w = (const uint64_t *)(base + i * 4096);
+
+	if (w[0] != (i << 32 | gen))
+		return false;
+	for (int k = 1; k < 512; k++)
+		if (w[k] != ((i * 0x9e3779b97f4a7c15ull) ^ (gen << 40) ^ (uint64_t)k))
+			return false;
+	return true;
+}
+
+/* Write every page with @gen, then read every page back. */
+static void pass(uint64_t gen, bool write)
+{
+	for (uint64_t i = 0; i < NPAGES; i++) {
+		if (gen > 1)
+			ck_assert_msg(stamped(gm.guest_map, i, write ? gen - 1 : gen),
+				      "page %llu before pass %llu", (unsigned long long)i,
+				      (unsigned long long)gen);
+		if (write)
+			stamp(gm.guest_map, i, gen);
+	}
+	for (uint64_t i = 0; i < NPAGES; i++)
+		ck_assert_msg(stamped(gm.guest_map, i, gen), "page %llu after pass %llu",
+			      (unsigned long long)i, (unsigned long long)gen);
+}
+
+static void check_limit(void)
+{
+	ck_assert_uint_le(c(&sm->pages.peak), LIMIT);
+	ck_assert_uint_eq(c(&sm->pages.gave_way), 0);
+	ck_assert_str_eq(fatal_msg, "");
+}
+
+START_TEST(evict_and_swap_in)
+{
+	if (!start(NULL, true, 2))
+		return;
+	pass(1, true);
+	ck_assert_uint_eq(c(&sm->c.zero_fill), NPAGES);
+	ck_assert_uint_gt(c(&sm->c.swap_out), 0);
+	ck_assert_uint_gt(c(&sm->c.swap_in), 0);
+	pass(2, true);          /* rewritten: the old copies are stale */
+	pass(2, false);         /* read only: copies stay good */
+	pass(2, false);
+	swapmode_stop(sm);      /* the counters settle: a thread may still be counting */
+	ck_assert_uint_gt(c(&sm->c.swap_out_skipped_clean), 0);
+	ck_assert_uint_eq(c(&sm->c.missing), c(&sm->c.zero_fill) + c(&sm->c.swap_in));
+	ck_assert_uint_eq(atomic_load(&sm->c.lat_swap_in.count), c(&sm->c.swap_in));
+	ck_assert_uint_gt(c(&sm->c.zap), 0);    /* CLOCK aged pages */
+	ck_assert_uint_le(c(&sm->swap.used), NPAGES);
+	check_limit();
+	finish();
+}
+END_TEST
+
+START_TEST(fifo_without_aging)
+{
+	if (!start(NULL, false, 1))
+		return;
+	pass(1, true);
+	pass(1, false);
+	pass(2, true);
+	ck_assert_uint_gt(c(&sm->c.swap_in), 0);
+	ck_assert_uint_eq(c(&sm->c.zap), 0);
+	ck_assert_uint_eq(c(&sm->c.minor), 0);
+	check_limit();
+	finish();
+}
+END_TEST
+
+/* The VMM's access: swapped-out pages come back, stay while pinned, writes stick. */
+START_TEST(vmm_get_put)
+{
+	uint64_t gpa = 5 * 4096 + 100;
+	uint8_t *p;
+
+	if (!start(NULL, true, 1))
+		return;
+	pass(1, true);
+	ck_assert_uint_eq(page_kind(pages_get(&sm->pages, 5)), PAGE_SWAPPED);
+	p = guestmem_get(&gm, gpa, 8192, false);        /* pages 5 and 6 */
+	ck_assert_ptr_eq(p, gm.alias + gpa);
+	ck_assert(stamped(gm.alias, 5, 1) && stamped(gm.alias, 6, 1));
+	ck_assert_uint_ge(c(&sm->c.vmm_swap_in), 1);
+	ck_assert_uint_eq(page_pins(pages_get(&sm->pages, 5)), 1);
+	pass(1, false);                                 /* pressure: pinned pages stay */
+	ck_assert_uint_eq(page_kind(pages_get(&sm->pages, 6)), PAGE_RESIDENT);
+	guestmem_put(&gm, gpa, 8192);
+	ck_assert_uint_eq(page_pins(pages_get(&sm->pages, 5)), 0);
+
+	/* a write through the alias marks the page dirty: it is written again */
+	p = guestmem_get(&gm, 7 * 4096, 4096, true);
+	ck_assert_ptr_nonnull(p);
+	stamp(gm.alias, 7, 9);
+	guestmem_put(&gm, 7 * 4096, 4096);
+	for (int k = 0; k < 3; k++)
+		for (uint64_t i = 0; i < NPAGES; i++)
+			if (i != 7)
+				ck_assert(stamped(gm.guest_map, i, 1));
+	ck_assert_uint_eq(page_kind(pages_get(&sm->pages, 7)), PAGE_SWAPPED);
+	ck_assert(stamped(gm.guest_map, 7, 9));
+
+	ck_assert_ptr_null(guestmem_get(&gm, NPAGES * 4096ull - 8, 16, false));
+	ck_assert_ptr_eq(guestmem_get(&gm, 0, 0, false), gm.alias);
+	guestmem_put(&gm, 0, 0);
+	check_limit();
+	finish();
+}
+END_TEST
+
+struct stress {
+	unsigned id, nr;
+	uint64_t gen[NPAGES];
+};
+
+static unsigned stress_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (unsigned)(*s >> 16);
+}
+
+/* Thread @id of @nr owns pages i % nr == id: touches them at random, checking each. */
+static void *stress_owner(void *arg)
+{
+	struct stress *s = arg;
+	uint64_t rng = 0x1234567ull + s->id;
+
+	for (int k = 0; k < 3000; k++) {
+		uint64_t i = (stress_rand(&rng) % (NPAGES / s->nr)) * s->nr + s->id;
+
+		if (s->gen[i] && !stamped(gm.guest_map, i, s->gen[i]))
+			return "lost or stale page";
+		if (stress_rand(&rng) % 3) {
+			stamp(gm.guest_map, i, ++s->gen[i]);
+		}
+	}
+	return NULL;
+}
+
+/* The VMM meanwhile: pins random pages and checks the index in word 0. */
+static void *stress_vmm(void *arg)
+{
+	uint64_t rng = 99, *stop = arg;
+
+	while (!__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
+		uint64_t i = stress_rand(&rng) % NPAGES;
+		const uint64_t *w = guestmem_get(&gm, i * 4096, 8, false);
+
+		if (!w)
+			return "guestmem_get failed";
+		if (__atomic_load_n(w, __ATOMIC_RELAXED) && __atomic_load_n(w, __ATOMIC_RELAXED) >> 32 != i)
+			return "misplaced page";
+		guestmem_put(&gm, i * 4096, 8);
+	}
+	return NULL;
+}
+
+/* Several writers and the VMM at once, against a tiny limit: the races of write-back. */
+START_TEST(concurrent_stress)
+{
+	static struct stress st[4];
+	pthread_t t[4], v;
+	uint64_t stop = 0;
+	void *ret;
+
+	if (!start(NULL, true, 3))
+		return;
+	pthread_create(&v, NULL, stress_vmm, &stop);
+	for (unsigned k = 0; k < 4; k++) {
+		memset(&st[k], 0, sizeof(st[k]));
+		st[k].id = k;
+		st[k].nr = 4;
+		pthread_create(&t[k], NULL, stress_owner, &st[k]);
+	}
+	for (unsigned k = 0; k < 4; k++) {
+		pthread_join(t[k], &ret);
+		ck_assert_msg(!ret, "writer %u: %s", k, (char *)ret);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	pthread_join(v, &ret);
+	ck_assert_msg(!ret, "vmm: %s", (char *)ret);
+	for (unsigned k = 0; k < 4; k++)
+		for (uint64_t i = k; i < NPAGES; i += 4)
+			if (st[k].gen[i])
+				ck_assert_msg(stamped(gm.guest_map, i, st[k].gen[i]), "page %llu at the end",
+					      (unsigned long long)i);
+	ck_assert_uint_gt(c(&sm->c.swap_in), 0);
+	check_limit();
+	finish();
+}
+END_TEST
+
+/* A full swap file (a tiny tmpfs): pages stay resident, one message, nothing lost. */
+START_TEST(swap_file_full)
+{
+	char tiny[64], errpath[96], log[4096];
+	int saved, fd;
+	FILE *f;
+	size_t n;
+	char *hit;
+
+	testutil_mkdtemp(tiny, "swapmode-tiny");
+	/* a private mount namespace: the tmpfs goes away with this test's process */
+	if ((unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) ||
+	    mount("tmpfs", tiny, "tmpfs", 0, "size=16k")) {
+		printf("SKIP: swap_file_full: cannot mount a small tmpfs here (%s)\n", strerror(errno));
+		rmdir(tiny);
+		return;
+	}
+	snprintf(errpath, sizeof(errpath), "%s.stderr", tiny);
+	fd = open(errpath, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	saved = dup(2);
+	dup2(fd, 2);
+	close(fd);
+	if (start(tiny, true, 1)) {
+		pass(1, true);
+		pass(2, true);
+		pass(2, false);
+		ck_assert_uint_gt(c(&sm->c.swap_errors), 0);
+		ck_assert_uint_gt(c(&sm->pages.gave_way), 0);   /* the limit gave way, counted */
+		ck_assert_uint_gt(c(&sm->pages.peak), LIMIT);
+		ck_assert_str_eq(fatal_msg, "");
+		finish();
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	f = fopen(errpath, "r");
+	n = fread(log, 1, sizeof(log) - 1, f);
+	log[n] = '\0';
+	fclose(f);
+	unlink(errpath);
+	umount(tiny);
+	rmdir(tiny);
+	hit = strstr(log, "No space left on device");
+	ck_assert_msg(hit && !strstr(hit + 1, "No space left on device"),
+		      "want one ENOSPC line, got: %s", log);
+	ck_assert_ptr_nonnull(strstr(log, "keeping pages resident"));
+}
+END_TEST
+
+static Suite *swapmode_suite(void)
+{
+	Suite *s = suite_create("swapmode");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, evict_and_swap_in);
+	tcase_add_test(tc, fifo_without_aging);
+	tcase_add_test(tc, vmm_get_put);
+	tcase_add_test(tc, concurrent_stress);
+	tcase_add_test(tc, swap_file_full);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return testutil_run(swapmode_suite());
+}
