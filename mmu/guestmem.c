@@ -9,13 +9,19 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* RAM sizes both backings accept: nonzero, whole host pages. */
+static bool guestmem_size_ok(uint64_t size)
+{
+	return size && size % (uint64_t)sysconf(_SC_PAGESIZE) == 0;
+}
+
 int guestmem_init(struct guestmem *gm, uint64_t size)
 {
 	int ret;
 
 	memset(gm, 0, sizeof(*gm));
 	gm->memfd = -1;
-	if (size == 0 || size % (uint64_t)sysconf(_SC_PAGESIZE))
+	if (!guestmem_size_ok(size))
 		return -EINVAL;
 
 	gm->memfd = memfd_create("pagevisor-ram", MFD_CLOEXEC);
@@ -60,7 +66,7 @@ int guestmem_init_anon(struct guestmem *gm, uint64_t size)
 {
 	memset(gm, 0, sizeof(*gm));
 	gm->memfd = -1;
-	if (size == 0 || size % (uint64_t)sysconf(_SC_PAGESIZE))
+	if (!guestmem_size_ok(size))
 		return -EINVAL;
 	gm->guest_map = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

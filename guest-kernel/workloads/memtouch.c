@@ -83,14 +83,20 @@ static bool mt_check(struct memtouch_ctx *c, uint64_t page)
 	return !bad;
 }
 
+/* Check the page; count an error (and remember the first) when it fails. */
+static void mt_verify(struct memtouch_ctx *c, uint64_t page)
+{
+	if (mt_check(c, page))
+		return;
+	if (!c->errors)
+		c->first_bad = page + 1;
+	c->errors++;
+}
+
 static void mt_touch(struct memtouch_ctx *c, uint64_t page)
 {
 	c->touches++;
-	if (!mt_check(c, page)) {
-		if (!c->errors)
-			c->first_bad = page + 1;
-		c->errors++;
-	}
+	mt_verify(c, page);
 	if (c->write)
 		mt_stamp(c, page, c->gen[page] + 1);
 }
@@ -130,13 +136,8 @@ static long memtouch_user(void *arg)
 			mt_touch(c, mt_pick(c, i));
 	t2 = rdtsc();
 	/* a last full read: every page must still hold its latest stamp */
-	for (uint64_t pg = 0; c->final && pg < c->pages; pg++) {
-		if (!mt_check(c, pg)) {
-			if (!c->errors)
-				c->first_bad = pg + 1;
-			c->errors++;
-		}
-	}
+	for (uint64_t pg = 0; c->final && pg < c->pages; pg++)
+		mt_verify(c, pg);
 
 	uint64_t init_ns = time_cycles_to_ns(t1 - t0), ns = time_cycles_to_ns(t2 - t1);
 
