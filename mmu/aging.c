@@ -64,7 +64,7 @@ unsigned aging_clock_pick(struct pages *p, uint64_t *hand, uint64_t *victims, un
 {
 	unsigned n = 0, na = 0;
 
-	/* a turn clears REF, up to PAGE_AGE_MAX more take the age to 0 */
+	/* a turn clears REF, PAGE_AGE_MAX more take the age to 0 */
 	for (uint64_t scanned = 0; scanned < (PAGE_AGE_MAX + 2) * p->nr && n < max && na < max_aged;
 	     scanned++) {
 		uint64_t i = *hand;
@@ -77,11 +77,14 @@ unsigned aging_clock_pick(struct pages *p, uint64_t *hand, uint64_t *victims, un
 		st = pages_get(p, i);
 		if (page_evictable(st)) {
 			if (st & PAGE_REF) {
+				/* a fresh page is watched now; a used one keeps its mapping */
 				pages_set(p, i, st & ~PAGE_REF);
-				aged[na++] = i;
+				if (!page_age(st))
+					aged[na++] = i;
 			} else if (page_age(st)) {
-				/* zapped when its REF was cleared: a touch now faults */
 				pages_set(p, i, page_with_age(st, page_age(st) - 1));
+				if (page_age(st) == PAGE_AGE_WATCH)
+					aged[na++] = i;         /* watched from here: a touch faults */
 			} else {
 				pages_set(p, i, page_with_kind(st, PAGE_EVICTING));
 				victims[n++] = i;

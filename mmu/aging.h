@@ -28,11 +28,13 @@ bool fifo_pop(struct fifo *f, uint32_t *i);
 
 /*
  * CLOCK: advance @hand over @p until @max victims are found (marked
- * EVICTING), @max_aged referenced pages had their bit cleared (listed in
- * @aged for the caller to zap), or PAGE_AGE_MAX + 2 full turns passed.  An
- * unreferenced page with an age left loses one (pages.h) instead of going.  Returns the
- * number of victims, in hand order; *@naged the number aged.  Takes page
- * locks; no system calls.
+ * EVICTING), @max_aged pages are to be watched (listed in @aged for the
+ * caller to zap: fresh pages at their first pass, used ones when their age
+ * falls from PAGE_AGE_WATCH), or PAGE_AGE_MAX + 2 full turns passed.  A
+ * referenced page has its bit cleared; an unreferenced one with an age left
+ * loses one (pages.h) instead of going.  Returns the number of victims, in
+ * hand order; *@naged the number to watch.  Takes page locks; no system
+ * calls.
  */
 unsigned aging_clock_pick(struct pages *p, uint64_t *hand, uint64_t *victims, unsigned max,
 			    uint64_t *aged, unsigned max_aged, unsigned *naged);

@@ -67,8 +67,8 @@ static int reclaim_zap(struct swapmode *sm, uint64_t i, unsigned len)
 }
 
 /*
- * Aging: zap the referenced pages the hand passed, so that their next
- * access is a MINOR fault.  Zap, then look at the PTEs, with the page locks
+ * Aging: zap the pages the hand starts to watch, so that their next access
+ * is a MINOR fault.  Zap, then look at the PTEs, with the page locks
  * held: a fault (CONTINUE) cannot come between, and a page written since
  * its last protection has no uffd-wp marker left, so it becomes DIRTY here.
  */
@@ -421,7 +421,7 @@ unsigned reclaim_round(struct swapmode *sm)
 	if (!sm->clock) {
 		n = aging_fifo_pick(p, &sm->reclaim.fifo, victims, RECLAIM_BATCH);
 	} else {
-		/* every pass that fills the aging list clears RECLAIM_BATCH bits: bounded */
+		/* every pass that fills the watch list changes RECLAIM_BATCH states: bounded */
 		for (uint64_t it = 0; n < RECLAIM_BATCH && it <= p->nr / RECLAIM_BATCH + 1; it++) {
 			n += aging_clock_pick(p, &sm->reclaim.hand, victims + n, RECLAIM_BATCH - n,
 						aged, RECLAIM_BATCH, &na);

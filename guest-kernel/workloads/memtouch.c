@@ -1,5 +1,6 @@
 /*
- * memtouch size=S pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H final=0|1
+ * memtouch size=S pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H
+ *          hotwalk=random|cycle final=0|1
  *
  * Exercises the host side of guest memory: the memory is mapped up front
  * (2 MiB pages where it can), so the guest itself takes no page faults and
@@ -17,7 +18,11 @@
  * Then P passes of S/4K
  * touches each: seq walks the pages in order, random picks pages at
  * random, hotcold touches a hot set (the first H bytes, default S/4) ten
- * times for every touch of a cold page.  A touch verifies the page and, with
+ * times for every touch of a cold page (a random cold page).  hotwalk says
+ * how the hot touches go: random picks (the default), or cycle: a walk that
+ * visits every hot page once per H/4K hot touches, in a fixed scattered
+ * order (a stride coprime to the hot pages), as a loop over a working set
+ * does.  A touch verifies the page and, with
  * write=1, stamps it again with the next generation.  With final=1 (the
  * default) a last pass reads every page back.
  * Reports pages, touches, errors, ns_per_page (passes only) and init_ns.
@@ -40,6 +45,7 @@ struct memtouch_ctx {
 	uint32_t *gen;          /* expected generation per page, after the pages */
 	uint64_t pages, hot_pages, passes, seed, map_bytes;
 	uint64_t write, final;
+	uint64_t hot_cycle, hot_step, hot_at;   /* hotwalk=cycle: its stride and place */
 	enum mt_pattern pattern;
 	uint64_t rng;
 	uint64_t errors, touches;
@@ -111,10 +117,39 @@ static uint64_t mt_pick(struct memtouch_ctx *c, uint64_t i)
 	case MT_RANDOM:
 		return mt_next(&c->rng) % c->pages;
 	default:        /* ten hot touches for each cold one */
-		if (i % 11 != 10 || cold == 0)
-			return mt_next(&c->rng) % c->hot_pages;
+		if (i % 11 != 10 || cold == 0) {
+			if (!c->hot_cycle)
+				return mt_next(&c->rng) % c->hot_pages;
+			c->hot_at = (c->hot_at + c->hot_step) % c->hot_pages;
+			return c->hot_at;
+		}
 		return c->hot_pages + mt_next(&c->rng) % cold;
 	}
+}
+
+static uint64_t mt_gcd(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* A stride near 0.618 * @n that is coprime to @n: the walk visits every hot page once per cycle. */
+static uint64_t mt_coprime_step(uint64_t n)
+{
+	uint64_t s = n * 618 / 1000;
+
+	if (n < 2)
+		return 1;
+	if (s == 0)
+		s = 1;
+	while (mt_gcd(s, n) != 1)
+		s++;
+	return s;
 }
 
 static long memtouch_user(void *arg)
@@ -159,7 +194,7 @@ static long memtouch_user(void *arg)
 static int memtouch_setup(const struct wl_args *a)
 {
 	struct memtouch_ctx *c = &mt;
-	const char *pat = wl_arg(a, "pattern");
+	const char *pat = wl_arg(a, "pattern"), *walk = wl_arg(a, "hotwalk");
 	uint64_t size, hot, gen_bytes;
 
 	if (wl_arg_u64(a, "memtouch", "size", 64ull << 20, PAGE_SIZE_4K, 1ull << 40, true, &size) ||
@@ -179,6 +214,11 @@ static int memtouch_setup(const struct wl_args *a)
 		printf("guest: memtouch: pattern=%s: want seq, random or hotcold\n", pat);
 		return -1;
 	}
+	if (walk && strcmp(walk, "random") && strcmp(walk, "cycle")) {
+		printf("guest: memtouch: hotwalk=%s: want random or cycle\n", walk);
+		return -1;
+	}
+	c->hot_cycle = walk && !strcmp(walk, "cycle");
 	c->pages = size / PAGE_SIZE_4K;
 	c->hot_pages = hot / PAGE_SIZE_4K;
 	if (c->hot_pages > c->pages)
@@ -193,6 +233,7 @@ static int memtouch_setup(const struct wl_args *a)
 	}
 	c->base = (uint64_t *)(uintptr_t)MM_WORKLOAD_BASE;
 	c->gen = (uint32_t *)(uintptr_t)(MM_WORKLOAD_BASE + c->pages * PAGE_SIZE_4K);
+	c->hot_step = mt_coprime_step(c->hot_pages);
 	c->rng = c->seed * 0x9e3779b97f4a7c15ull | 1;
 	return 0;
 }
@@ -203,12 +244,12 @@ static int memtouch_main(void)
 }
 
 static const char *const memtouch_params[] = {
-	"size", "pattern", "passes", "write", "seed", "hot", "final", NULL
+	"size", "pattern", "passes", "write", "seed", "hot", "final", "hotwalk", NULL
 };
 
 const struct workload wl_memtouch = {
 	.name = "memtouch",
-	.usage = "size=S[K|M|G] pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H final=0|1",
+	.usage = "size=S[K|M|G] pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H hotwalk=random|cycle final=0|1",
 	.params = memtouch_params,
 	.setup = memtouch_setup,
 	.main = memtouch_main,

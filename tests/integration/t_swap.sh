@@ -47,22 +47,26 @@ done
 swap_run equal 16M size=16M pattern=random passes=2
 swap_ok "memtouch 16M in 16M"
 
-# aging: the hot set (random touches) fits; CLOCK keeps it, FIFO keeps
-# evicting it.  final=0: memtouch's last full read would add the same
-# swap-ins to both.  The issue asks for 3x fewer swap-ins; this machine
-# gives ~1.8x here (see the issue's note), so the test holds the line at 1.5x.
+# aging: a hot set of 5M (a loop over it: hotwalk=cycle) below a 6M limit,
+# ten hot touches per touch of a 15M cold set.  CLOCK keeps the hot set and
+# misses on cold touches only; FIFO evicts hot pages as they come to the
+# head and refaults them.  final=0: memtouch's last full read would add the
+# same swap-ins to both.  Measured here ~4.1x (bench/swap_aging has more).
+aging_run() {
+	run_vmm -q -m 64M --swap "$SW" --resident 6M --aging "$1" --stats "$2" "$GUEST" -- \
+		workload=memtouch size=20M pattern=hotcold hot=5M hotwalk=cycle passes=12 final=0
+}
 J=$TMP/clock.json
-run_vmm -q -m 64M --swap "$SW" --resident 12M --aging clock --stats "$J" "$GUEST" -- \
-	workload=memtouch size=40M pattern=hotcold hot=8M passes=4 final=0
+aging_run clock "$J"
 swap_ok "hotcold with --aging clock"
-expect_json "$J" '.uffd.minor > 0 and .uffd.zap > 0' "clock: referenced pages zapped and caught by MINOR faults"
+expect_json "$J" '.uffd.minor > 0 and .uffd.zap > 0' "clock: watched pages zapped and caught by MINOR faults"
 J2=$TMP/fifo.json
-run_vmm -q -m 64M --swap "$SW" --resident 12M --aging off --stats "$J2" "$GUEST" -- \
-	workload=memtouch size=40M pattern=hotcold hot=8M passes=4 final=0
+aging_run off "$J2"
 J=$J2 swap_ok "hotcold with --aging off"
 clock_in=$(jq .uffd.swap_in "$TMP/clock.json"); fifo_in=$(jq .uffd.swap_in "$J2")
 echo "aging: swap-ins clock=$clock_in fifo=$fifo_in"
-if [ $((clock_in * 3)) -le $((fifo_in * 2)) ]; then ok; else fail "aging pays: clock $clock_in swap-ins, fifo $fifo_in (want 1.5x fewer)"; fi
+if [ "$clock_in" -gt 0 ] && [ $((clock_in * 3)) -le "$fifo_in" ]; then ok; else
+	fail "aging pays: clock $clock_in swap-ins, fifo $fifo_in (want 3x fewer)"; fi
 expect_json "$J2" '.uffd.zap == 0 and .uffd.minor == 0' "fifo: no reference bits, no zaps"
 
 # PV MMU and the swap layer together: page tables and the ring get evicted too

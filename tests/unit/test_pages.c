@@ -185,6 +185,41 @@ START_TEST(clock_choice)
 }
 END_TEST
 
+/* A used page (touched while watched) keeps its mapping for turns and is watched again late. */
+START_TEST(clock_watch)
+{
+	uint64_t victims[4], aged[4], hand = 0;
+	uint32_t used = page_rereferenced(PAGE_RESIDENT), fresh = page_installed(0, true, true);
+	unsigned n, na;
+	struct pages p;
+
+	ck_assert_int_eq(pages_init(&p, 2, 2), 0);
+	pages_set(&p, 0, used);
+	pages_set(&p, 1, fresh);
+	/* turn 1: both lose REF; only the fresh page is watched (zapped) */
+	n = aging_clock_pick(&p, &hand, victims, 4, aged, 1, &na);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(na, 1);
+	ck_assert_uint_eq(aged[0], 1);
+	ck_assert_uint_eq(hand, 0);
+	ck_assert_uint_eq(pages_get(&p, 0), used & ~PAGE_REF);
+	/* turn 2: the fresh page goes; the used one ages, unwatched */
+	n = aging_clock_pick(&p, &hand, victims, 1, aged, 4, &na);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(victims[0], 1);
+	ck_assert_uint_eq(na, 0);
+	ck_assert_uint_eq(page_age(pages_get(&p, 0)), PAGE_AGE_MAX - 1);
+	/* then, turn by turn: watched (listed once) as its age falls from PAGE_AGE_WATCH, gone at 0 */
+	n = aging_clock_pick(&p, &hand, victims, 1, aged, 4, &na);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(victims[0], 0);
+	ck_assert_uint_eq(na, 1);
+	ck_assert_uint_eq(aged[0], 0);
+	ck_assert_uint_eq(page_kind(pages_get(&p, 0)), PAGE_EVICTING);
+	pages_destroy(&p);
+}
+END_TEST
+
 START_TEST(fifo_choice)
 {
 	uint64_t victims[8];
@@ -263,6 +298,7 @@ static Suite *pages_suite(void)
 	tcase_add_test(tc, reserve_and_peak);
 	tcase_add_test(tc, reserve_waits_for_room);
 	tcase_add_test(tc, clock_choice);
+	tcase_add_test(tc, clock_watch);
 	tcase_add_test(tc, fifo_choice);
 	tcase_add_test(tc, latency_histogram);
 	suite_add_tcase(s, tc);
