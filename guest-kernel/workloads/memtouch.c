@@ -25,7 +25,10 @@
  * does.  A touch verifies the page and, with
  * write=1, stamps it again with the next generation.  With final=1 (the
  * default) a last pass reads every page back.
- * Reports pages, touches, errors, ns_per_page (passes only) and init_ns.
+ * Reports pages, touches, errors, ns_per_page (passes only) and init_ns;
+ * and, timing each touch of the passes in the guest, slow_touches (those of
+ * MT_SLOW_NS or more: they faulted, whoever served the fault) with their
+ * slow_p50_ns and slow_p99_ns (within 1/16).
  */
 #include <gk/arch.h>
 #include <gk/mm.h>
@@ -36,7 +39,10 @@
 #include <gk/x86.h>
 #include <string.h>
 
+#include "mmu/lathist.h"
+
 #define MT_WORDS (PAGE_SIZE_4K / 8)
+#define MT_SLOW_NS 5000     /* a touch this slow faulted: a resident page takes ~1 us */
 
 enum mt_pattern { MT_SEQ, MT_RANDOM, MT_HOTCOLD };
 
@@ -50,6 +56,7 @@ struct memtouch_ctx {
 	uint64_t rng;
 	uint64_t errors, touches;
 	uint64_t first_bad;     /* 1 + index of the first page that failed, or 0 */
+	struct lathist slow;    /* the passes' touches of MT_SLOW_NS or more */
 };
 
 static struct memtouch_ctx mt;
@@ -167,8 +174,14 @@ static long memtouch_user(void *arg)
 		mt_stamp(c, pg, 1);
 	t1 = rdtsc();
 	for (uint64_t pass = 0; pass < c->passes; pass++)
-		for (uint64_t i = 0; i < c->pages; i++)
-			mt_touch(c, mt_pick(c, i));
+		for (uint64_t i = 0; i < c->pages; i++) {
+			uint64_t page = mt_pick(c, i), s = rdtsc(), ns;
+
+			mt_touch(c, page);
+			ns = time_cycles_to_ns(rdtsc() - s);
+			if (ns >= MT_SLOW_NS)
+				lathist_add(&c->slow, ns);
+		}
 	t2 = rdtsc();
 	/* a last full read: every page must still hold its latest stamp */
 	for (uint64_t pg = 0; c->final && pg < c->pages; pg++)
@@ -182,6 +195,9 @@ static long memtouch_user(void *arg)
 	report("init_ns", (int64_t)init_ns, 0);
 	report("ns", (int64_t)ns, 0);
 	report("ns_per_page", c->touches ? (int64_t)(ns * 1000 / c->touches) : 0, 3);
+	report("slow_touches", (int64_t)c->slow.count, 0);
+	report("slow_p50_ns", (int64_t)lathist_percentile(&c->slow, 50), 0);
+	report("slow_p99_ns", (int64_t)lathist_percentile(&c->slow, 99), 0);
 	printf("memtouch: %lu pages, %lu touches, %lu errors, %lu ns/page\n",
 	       (unsigned long)c->pages, (unsigned long)c->touches, (unsigned long)c->errors,
 	       (unsigned long)(c->touches ? ns / c->touches : 0));
