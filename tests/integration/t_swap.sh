@@ -98,6 +98,14 @@ bad "precious.txt" "swap file that holds something else" -m 64M --swap "$TMP/pre
 if [ "$(cat "$TMP/precious.txt")" = "precious data" ]; then ok; else fail "a refused swap file was changed"; fi
 bad "regular file" "a directory as swap file" -m 64M --swap "$TMP" --resident 8M "$GUEST"
 
+# an unwritable place (a read-only tmpfs): refused before the guest starts
+if mkdir -p "$TMP/ro" && mount -t tmpfs -o ro,size=64k tmpfs "$TMP/ro" 2>/dev/null; then
+	bad "Read-only file system" "swap file on a read-only file system" -m 64M --swap "$TMP/ro/s.swap" --resident 8M "$GUEST"
+	umount "$TMP/ro"
+else
+	echo "note: cannot mount a tmpfs here (not root?): read-only case not run"
+fi
+
 # a full swap file (a tiny tmpfs): the page stays resident, one message, nothing lost
 if mkdir -p "$TMP/tiny" && mount -t tmpfs -o size=256k tmpfs "$TMP/tiny" 2>/dev/null; then
 	J=$TMP/enospc.json
