@@ -58,6 +58,26 @@ int wl_arg_u64(const struct wl_args *a, const char *wl, const char *key,
 	return 0;
 }
 
+static uint64_t wl_gcd(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+uint64_t wl_coprime_stride(uint64_t n, uint64_t from)
+{
+	uint64_t s = from ? from : 1;
+
+	while (wl_gcd(s, n) != 1)
+		s++;
+	return s;
+}
+
 static const struct workload *wl_find(const char *name)
 {
 	for (unsigned i = 0; i < WL_COUNT; i++)

@@ -134,31 +134,6 @@ static uint64_t mt_pick(struct memtouch_ctx *c, uint64_t i)
 	}
 }
 
-static uint64_t mt_gcd(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
-/* A stride near 0.618 * @n that is coprime to @n: the walk visits every hot page once per cycle. */
-static uint64_t mt_coprime_step(uint64_t n)
-{
-	uint64_t s = n * 618 / 1000;
-
-	if (n < 2)
-		return 1;
-	if (s == 0)
-		s = 1;
-	while (mt_gcd(s, n) != 1)
-		s++;
-	return s;
-}
-
 static long memtouch_user(void *arg)
 {
 	struct memtouch_ctx *c = arg;
@@ -249,7 +224,7 @@ static int memtouch_setup(const struct wl_args *a)
 	}
 	c->base = (uint64_t *)(uintptr_t)MM_WORKLOAD_BASE;
 	c->gen = (uint32_t *)(uintptr_t)(MM_WORKLOAD_BASE + c->pages * PAGE_SIZE_4K);
-	c->hot_step = mt_coprime_step(c->hot_pages);
+	c->hot_step = wl_coprime_stride(c->hot_pages, c->hot_pages * 618 / 1000);  /* far apart */
 	c->rng = c->seed * 0x9e3779b97f4a7c15ull | 1;
 	return 0;
 }

@@ -75,17 +75,6 @@ static uint64_t ptb_va(uint64_t i)
 	return MM_WORKLOAD_BASE + i * PAGE_SIZE_4K;
 }
 
-static uint64_t ptb_gcd(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 static void ptb_error(const char *what, uint64_t i, uint64_t got, uint64_t want)
 {
 	if (ptb.errors++ < 8)
@@ -106,11 +95,8 @@ static int ptb_memory(void)
 	for (uint64_t c = 0; c < ptb.nchunks; c++)
 		if (!(ptb_chunks[c] = frame_alloc_2m()))
 			return -1;
-	if (ptb.scattered) {
-		stride = n * 5 / 8 + 1;         /* far apart, coprime to n */
-		while (ptb_gcd(stride, n) != 1)
-			stride++;
-	}
+	if (ptb.scattered)
+		stride = wl_coprime_stride(n, n * 5 / 8 + 1);  /* far apart, coprime to n */
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t f = ptb.scattered ? 2 * (i * stride % n) : i;
 		uint64_t pa = ptb_chunks[f / 512] + f % 512 * PAGE_SIZE_4K;

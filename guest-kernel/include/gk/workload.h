@@ -54,4 +54,10 @@ const char *wl_arg(const struct wl_args *a, const char *key);
 int wl_arg_u64(const struct wl_args *a, const char *wl, const char *key,
 	       uint64_t def, uint64_t min, uint64_t max, bool sizes, uint64_t *out);
 
+/*
+ * The smallest stride >= max(@from, 1) coprime to @n: i * stride % n then
+ * visits each of 0..n-1 once per n steps, in a scattered order.
+ */
+uint64_t wl_coprime_stride(uint64_t n, uint64_t from);
+
 #endif
