@@ -19,6 +19,14 @@ uint64_t time_cycles_to_ns(uint64_t cycles)
 	return q * 1000000 + r * 1000000 / time_tsc_khz;
 }
 
+uint64_t time_ns_to_cycles_ceil(uint64_t ns)
+{
+	uint64_t q = ns / 1000000, r = ns % 1000000;
+
+	/* r < 1e6 and khz < 2^32, so r * khz < 2^52. */
+	return q * time_tsc_khz + (r * time_tsc_khz + 999999) / 1000000;
+}
+
 uint64_t time_now_ns(void)
 {
 	return time_cycles_to_ns(rdtsc());
