@@ -32,7 +32,11 @@ void json_str(struct json *j, const char *key, const char *s);
 /* End the document with a newline; 0, or -EIO on a write error or misuse. */
 int json_finish(struct json *j);
 
-/* Write @s as a JSON string literal (quotes included). */
+/*
+ * Write @s as a JSON string literal (quotes included).  Control bytes and
+ * every byte >= 0x7f come out as \u00XX (the byte read as Latin-1), so the
+ * output is ASCII, valid UTF-8 whatever @s holds.
+ */
 void json_write_string(FILE *f, const char *s);
 
 #endif

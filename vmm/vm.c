@@ -15,6 +15,7 @@
 #include "mmu/swapmode.h"
 #include "vmm/boot.h"
 #include "vmm/dtb.h"
+#include "vmm/escape.h"
 #include "vmm/json.h"
 #include "vmm/kvm.h"
 #include "vmm/kvmstats.h"
@@ -308,7 +309,7 @@ void vm_console_write(struct vm *vm, const void *data, size_t len)
 {
 	if (!len)
 		return;
-	fwrite(data, 1, len, vm->console);
+	escape_fwrite(vm->console, data, len);
 	if (memchr(data, '\n', len))
 		fflush(vm->console);
 }

@@ -51,7 +51,7 @@ struct vm {
 
 	atomic_int end;         /* enum vm_end; set once by vm_end() */
 	int exit_status;        /* valid once end != VM_RUNNING */
-	char fail_msg[320];
+	char fail_msg[1280];     /* printable ASCII: guest text in it is escaped */
 };
 
 /*
@@ -90,7 +90,7 @@ static inline int vm_ended(struct vm *vm)
 	return atomic_load_explicit(&vm->end, memory_order_acquire) != VM_RUNNING;
 }
 
-/* Write guest console output (serial or PV_HC_PUTS). */
+/* Write guest console output (serial or PV_HC_PUTS), escaped (vmm/escape.h). */
 void vm_console_write(struct vm *vm, const void *data, size_t len);
 
 /* Merged exit counters of all vCPUs into @out (initialised by stats_init). */

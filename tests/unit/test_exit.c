@@ -217,6 +217,46 @@ START_TEST(assert_hypercall)
 }
 END_TEST
 
+/* Nothing the guest puts in an assertion reaches stderr or the JSON raw. */
+static void assert_printable(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		ck_assert_msg((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f,
+			      "byte 0x%02x at %zu of \"%s\"", (unsigned char)*p, (size_t)(p - s), s);
+}
+
+START_TEST(assert_escaped)
+{
+	struct pv_assert *a = gpa(0x100000, sizeof(*a));
+
+	memset(a, 0, sizeof(*a));
+	a->version = PV_ABI_VERSION;
+	a->line = 7;
+	strcpy(a->file, "f\x1b]0;pwned\x07.c");
+	strcpy(a->msg, "\x1b[2J\x9b\xff\xc3\nend");
+	ck_assert_int_eq(outl(PV_HC_ASSERT, 0x100000), VCPU_STOP);
+	assert_printable(vm.fail_msg);
+	ck_assert_ptr_nonnull(strstr(vm.fail_msg, "f\\x1b]0;pwned\\x07.c:7: "
+				     "\\x1b[2J\\x9b\\xff\\xc3\\x0aend"));
+}
+END_TEST
+
+START_TEST(console_escaped)
+{
+	struct pv_puts *p = gpa(0x300000, sizeof(*p));
+	uint8_t esc = 0x1b;
+
+	memset(p, 0, sizeof(*p));
+	p->version = PV_ABI_VERSION;
+	p->len = 8;
+	memcpy(p->data, "a\x1b[2J\tb\n", 8);
+	outl(PV_HC_PUTS, 0x300000);
+	io(PV_PORT_COM1, true, 1, 1, &esc);
+	fflush(console_f);
+	ck_assert_str_eq(console, "a\\x1b[2J\tb\n\\x1b");
+}
+END_TEST
+
 START_TEST(fatal_exits)
 {
 	static const uint32_t reasons[] = { KVM_EXIT_HLT, KVM_EXIT_SHUTDOWN, KVM_EXIT_FAIL_ENTRY,
@@ -354,6 +394,8 @@ static Suite *exit_suite(void)
 	tcase_add_test(tc, hostile_addresses);
 	tcase_add_test(tc, puts_hypercall);
 	tcase_add_test(tc, assert_hypercall);
+	tcase_add_test(tc, assert_escaped);
+	tcase_add_test(tc, console_escaped);
 	tcase_add_test(tc, fatal_exits);
 	tcase_add_test(tc, mmio_unknown);
 	tcase_add_test(tc, pvmmu_hypercalls);

@@ -62,7 +62,25 @@ START_TEST(escaping)
 
 	json_write_string(f, "q\"b\\n\nt\t\x01\x7f" "é");
 	fclose(f);
-	ck_assert_str_eq(buf, "\"q\\\"b\\\\n\\nt\\t\\u0001\\u007f" "é\"");
+	/* non-ASCII bytes too: the output is ASCII, so valid UTF-8 whatever came in */
+	ck_assert_str_eq(buf, "\"q\\\"b\\\\n\\nt\\t\\u0001\\u007f\\u00c3\\u00a9\"");
+	free(buf);
+}
+END_TEST
+
+/* Bytes that are not UTF-8 (a lone continuation, an overlong, 0xff) are escaped each. */
+START_TEST(escaping_invalid_utf8)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	json_write_string(f, "\x80\xc0\xaf\xff\x1b[2J");
+	fclose(f);
+	ck_assert_str_eq(buf, "\"\\u0080\\u00c0\\u00af\\u00ff\\u001b[2J\"");
+	for (size_t i = 0; i < len; i++)
+		ck_assert_msg((unsigned char)buf[i] >= 0x20 && (unsigned char)buf[i] < 0x7f,
+			      "byte %zu is 0x%02x", i, (unsigned char)buf[i]);
 	free(buf);
 }
 END_TEST
@@ -116,6 +134,7 @@ static Suite *json_suite(void)
 
 	tcase_add_test(tc, structure);
 	tcase_add_test(tc, escaping);
+	tcase_add_test(tc, escaping_invalid_utf8);
 	tcase_add_test(tc, fixed_point);
 	tcase_add_test(tc, misuse_reported);
 	suite_add_tcase(s, tc);

@@ -15,6 +15,7 @@
 
 #include "pagevisor/abi.h"
 #include "pagevisor/pvmmu.h"
+#include "vmm/escape.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -61,6 +62,8 @@ static void hc_report(struct vm *vm, uint64_t gpa)
 
 static void hc_assert(struct vm *vm, uint64_t gpa)
 {
+	char file[PV_ASSERT_FILE_MAX * ESCAPE_MAX_PER_BYTE];
+	char msg[PV_ASSERT_MSG_MAX * ESCAPE_MAX_PER_BYTE];
 	struct pv_assert a;
 
 	atomic_fetch_add(&vm->hc.assert_fail, 1);
@@ -70,10 +73,11 @@ static void hc_assert(struct vm *vm, uint64_t gpa)
 		       (unsigned long long)gpa);
 		return;
 	}
-	a.file[sizeof(a.file) - 1] = '\0';
-	a.msg[sizeof(a.msg) - 1] = '\0';
+	/* the guest's bytes reach stderr and the JSON: printable ASCII only */
+	escape_text(file, sizeof(file), a.file, strnlen(a.file, sizeof(a.file)), false);
+	escape_text(msg, sizeof(msg), a.msg, strnlen(a.msg, sizeof(a.msg)), false);
 	vm_end(vm, VM_END_FAILED, PV_STATUS_VM_FAILED, "guest assertion failed: %s:%u: %s",
-	       a.file, a.line, a.msg);
+	       file, a.line, msg);
 }
 
 static void hc_puts(struct vm *vm, uint64_t gpa)
