@@ -4,122 +4,107 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-bool swap_header_ok(const void *buf, size_t len)
+#include "mmu/checksum.h"
+
+/*
+ * An unnamed file in @dir: O_TMPFILE with O_EXCL (it can never be given a
+ * name), or, where the file system lacks O_TMPFILE, a fresh name made with
+ * O_EXCL (never a link: mkostemp) and unlinked at once.
+ */
+static int swap_make_unnamed(const char *dir)
 {
-	return len == 0 || (len >= SWAP_MAGIC_LEN && memcmp(buf, SWAP_MAGIC, SWAP_MAGIC_LEN) == 0);
+	char *tmpl;
+	int fd = open(dir, O_TMPFILE | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		return fd;
+	/* EISDIR: a kernel without O_TMPFILE; EOPNOTSUPP: a file system without it */
+	if (errno != EOPNOTSUPP && errno != EISDIR)
+		return -errno;
+	if (asprintf(&tmpl, "%s/.pagevisor-swap-XXXXXX", dir) < 0)
+		return -ENOMEM;
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd >= 0 && unlink(tmpl) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	free(tmpl);
+	return fd >= 0 ? fd : -errno;
 }
 
-/* Refuse what is not ours: a non-regular file, or one holding other data. */
-static int swap_check_existing(int fd, const char *path)
+/*
+ * What we made must be ours alone: a regular file of this user, no access
+ * for group or others, no name.  Checked on the descriptor, so it is the
+ * file we use, whatever happened in the directory meanwhile.
+ */
+static int swap_check_private(int fd, const char *dir)
 {
-	char head[SWAP_MAGIC_LEN];
-	struct stat stt;
-	ssize_t n;
+	struct stat st;
 
-	if (fstat(fd, &stt) < 0) {
-		fprintf(stderr, "vmm: --swap %s: fstat: %s\n", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		fprintf(stderr, "vmm: --swap %s: fstat: %s\n", dir, strerror(errno));
 		return -errno;
 	}
-	if (!S_ISREG(stt.st_mode)) {
-		fprintf(stderr, "vmm: --swap %s: not a regular file\n", path);
-		return -EINVAL;
-	}
-	n = pread(fd, head, sizeof(head), 0);
-	if (n < 0) {
-		fprintf(stderr, "vmm: --swap %s: read: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	if (!swap_header_ok(head, (size_t)n)) {
-		fprintf(stderr, "vmm: --swap %s: the file holds something else "
-			"(not a pagevisor swap file); refusing to overwrite it\n", path);
-		return -EEXIST;
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) ||
+	    st.st_nlink != 0) {
+		fprintf(stderr, "vmm: --swap %s: the swap file made there is not private "
+			"(mode %04o, owner %u, %ju links); refusing it\n", dir,
+			(unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (uintmax_t)st.st_nlink);
+		return -EPERM;
 	}
 	return 0;
 }
 
-/* Open @path read-write: create it, or open what is there (a directory fails here). */
-static int swap_open_fd(const char *path, bool *created)
+int swap_open(struct swap *s, const char *dir, uint64_t nr_slots, bool direct)
 {
-	int fd;
-
-	*created = false;
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		*created = true;
-		return fd;
-	}
-	if (errno != EEXIST)
-		return -errno;
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	return fd >= 0 ? fd : -errno;
-}
-
-int swap_open(struct swap *s, const char *path, uint64_t nr_slots, bool direct)
-{
-	static const char pad[SWAP_HEADER - SWAP_MAGIC_LEN];
-	bool created;
 	int ret, fd, fl;
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
-	fd = swap_open_fd(path, &created);
+	fd = swap_make_unnamed(dir);
 	if (fd < 0) {
-		struct stat stt;
-
-		if (!stat(path, &stt) && !S_ISREG(stt.st_mode))
-			fprintf(stderr, "vmm: --swap %s: not a regular file\n", path);
+		if (fd == -ENOTDIR)
+			fprintf(stderr, "vmm: --swap %s: not a directory (swap mode makes an "
+				"unnamed file in the directory given)\n", dir);
 		else
-			fprintf(stderr, "vmm: --swap %s: cannot open for writing: %s\n", path,
+			fprintf(stderr, "vmm: --swap %s: cannot make a swap file there: %s\n", dir,
 				strerror(-fd));
-		return fd == -EISDIR ? -EINVAL : fd;
+		return fd;
 	}
-	if (!created && (ret = swap_check_existing(fd, path)))
+	ret = swap_check_private(fd, dir);
+	if (ret)
 		goto err_close;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		ret = -errno;
-		fprintf(stderr, "vmm: --swap %s: %s\n", path, errno == EWOULDBLOCK ?
-			"in use by another vmm" : strerror(errno));
-		if (ret == -EWOULDBLOCK)
-			ret = -EBUSY;
-		goto err_close;
-	}
-	errno = 0;
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, SWAP_MAGIC, SWAP_MAGIC_LEN, 0) != SWAP_MAGIC_LEN ||
-	    pwrite(fd, pad, sizeof(pad), SWAP_MAGIC_LEN) != (ssize_t)sizeof(pad)) {
-		ret = errno ? -errno : -EIO;
-		fprintf(stderr, "vmm: --swap %s: cannot write its header: %s\n", path,
-			strerror(-ret));
-		goto err_unlink;
-	}
 	/* no page cache copy of swapped-out pages: O_DIRECT where the file system has it */
 	fl = fcntl(fd, F_GETFL);
 	s->direct = direct && fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
 
 	s->bitmap = calloc((nr_slots + 63) / 64, sizeof(uint64_t));
-	s->path = strdup(path);
-	if (!s->bitmap || !s->path) {
+	s->sum = calloc(nr_slots, sizeof(uint64_t));
+	s->path = strdup(dir);
+	if (!s->bitmap || !s->sum || !s->path) {
 		ret = -ENOMEM;
-		fprintf(stderr, "vmm: --swap %s: out of memory for the slot map\n", path);
-		goto err_unlink;
+		fprintf(stderr, "vmm: --swap %s: out of memory for the slot map\n", dir);
+		goto err_free;
 	}
 	pthread_mutex_init(&s->mu, NULL);
+	s->key = checksum_key();
 	s->nr_slots = nr_slots;
 	s->fd = fd;
 	return 0;
 
-err_unlink:
+err_free:
 	free(s->bitmap);
+	free(s->sum);
 	free(s->path);
-	s->bitmap = NULL;
+	s->bitmap = s->sum = NULL;
 	s->path = NULL;
-	unlink(path);
 err_close:
 	close(fd);
 	return ret;
@@ -129,11 +114,10 @@ void swap_close(struct swap *s)
 {
 	if (s->fd < 0 || !s->path)
 		return;
-	if (unlink(s->path) < 0)
-		fprintf(stderr, "vmm: --swap %s: cannot remove it: %s\n", s->path, strerror(errno));
 	close(s->fd);
 	pthread_mutex_destroy(&s->mu);
 	free(s->bitmap);
+	free(s->sum);
 	free(s->path);
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
@@ -214,8 +198,10 @@ unsigned swap_write_batch(struct swap *s, struct io_uring *ring, struct swap_io 
 	struct io_uring_cqe *cqe;
 	int ret = 0;
 
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		io[i].res = -EINPROGRESS;
+		s->sum[io[i].slot] = checksum_page(io[i].buf, s->key);
+	}
 	for (unsigned i = 0; swap_ring_alive(ring) && i < n; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
@@ -298,7 +284,7 @@ int swap_read(struct swap *s, struct io_uring *ring, void *buf, uint64_t slot)
 				res = -errno;
 		}
 		if (res == (int)SWAP_SLOT_SIZE)
-			return 0;
+			return checksum_page(buf, s->key) == s->sum[slot] ? 0 : -EBADMSG;
 		if (res >= 0)
 			res = -EIO;     /* short: the slot lies past the end of the file */
 		if ((res != -EINTR && res != -EAGAIN) || ++tries > 100)
@@ -312,4 +298,11 @@ void swap_report(struct swap *s, const char *op, int err, const char *what)
 
 	if (atomic_compare_exchange_strong(&s->reported, &expected, true))
 		fprintf(stderr, "vmm: swap %s: %s failed: %s; %s\n", s->path, op, strerror(-err), what);
+}
+
+const char *swap_strerror(int err)
+{
+	if (err == -EBADMSG)
+		return "checksum mismatch (the swap file's copy was altered or corrupted)";
+	return strerror(-err);
 }

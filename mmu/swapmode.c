@@ -65,7 +65,7 @@ int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swa
 	}
 	if (reclaim_init(sm))
 		goto nomem;
-	ret = swap_open(&sm->swap, p->path, sm->pages.nr,
+	ret = swap_open(&sm->swap, p->dir, sm->pages.nr,
 			!getenv("PV_SWAP_DIRECT") || strcmp(getenv("PV_SWAP_DIRECT"), "0"));
 	if (ret) {
 		swapmode_destroy(sm);
@@ -265,7 +265,7 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 		pages_unlock(p, i);
 		swapmode_fatal(sm, "swap-in of gpa 0x%llx from slot %llu for the VMM: %s",
 			       (unsigned long long)(i << PAGE_SHIFT_4K), (unsigned long long)slot,
-			       strerror(-ret));
+			       swap_strerror(ret));
 		return ret;
 	}
 	uffd_continue(sm, (uintptr_t)sm->gm->guest_map + (i << PAGE_SHIFT_4K), PAGE_SIZE_4K,

@@ -10,12 +10,12 @@
  * land in swapmode_get/put.  docs/ARCHITECTURE.md has the states, the
  * threads and the ordering rules.
  *
- * Steps, in this order: swapmode_create() (opens the swap file: before the
- * image is loaded, so a bad FILE is a usage error), swapmode_start() (after
+ * Steps, in this order: swapmode_create() (makes the swap file: before the
+ * image is loaded, so a bad DIR is a usage error), swapmode_start() (after
  * every pre-run write to RAM: those pages are counted as resident and dirty;
  * registers userfaultfd; starts the threads), swapmode_stop() (after the
  * vCPU threads were joined: a vCPU waiting in a fault cannot be interrupted),
- * swapmode_destroy() (removes the swap file).
+ * swapmode_destroy() (closes the swap file, which frees it).
  */
 #ifndef PV_MMU_SWAPMODE_H
 #define PV_MMU_SWAPMODE_H
@@ -40,7 +40,7 @@ struct json;
 #define SWAPMODE_SPIN_US     200        /* see uffd_next() */
 
 struct swapmode_params {
-	const char *path;       /* the swap file */
+	const char *dir;        /* where the (unnamed) swap file is made */
 	uint64_t limit_pages;   /* resident limit, in 4 KiB pages */
 	bool clock;             /* --aging clock; false: off (FIFO, no reference bits) */
 	unsigned fault_threads; /* 1..SWAPMODE_MAX_THREADS */
@@ -95,9 +95,9 @@ struct swapmode {
 };
 
 /*
- * Allocate swap mode for @gm and open the swap file.  Returns 0 or -errno
- * after one line on stderr; -ENOMEM is ours, anything else is about FILE
- * (a usage error).
+ * Allocate swap mode for @gm and make the swap file.  Returns 0 or -errno
+ * after one line on stderr; -ENOMEM is ours, anything else is about the
+ * --swap directory (a usage error).
  */
 int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swapmode_params *p);
 
@@ -117,7 +117,7 @@ int swapmode_start(struct swapmode *sm);
 /* Stop and join the threads.  Idempotent. */
 void swapmode_stop(struct swapmode *sm);
 
-/* Stop, unregister, remove the swap file, free.  Safe with NULL. */
+/* Stop, unregister, close the swap file, free.  Safe with NULL. */
 void swapmode_destroy(struct swapmode *sm);
 
 /*

@@ -249,7 +249,7 @@ static void uffd_serve_missing(struct swapmode *sm, struct uffd_worker *w, uint6
 		atomic_fetch_add(&sm->c.swap_errors, 1);
 		swapmode_fatal(sm, "swap-in of gpa 0x%llx from slot %llu: %s; guest data lost",
 			       (unsigned long long)(i << PAGE_SHIFT_4K), (unsigned long long)slot,
-			       strerror(-ret));
+			       swap_strerror(ret));
 		from_slot = false;      /* unblock the vCPU with a zero page; the VM is ending */
 		ret = uffd_zero(sm, addr);
 		if (ret > 0)

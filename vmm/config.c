@@ -47,9 +47,9 @@ static void config_usage(FILE *f)
 		"      --stats FILE    write counters as JSON to FILE at exit ('-': stdout)\n"
 		"      --pv-mmu MODE   page-table updates through the VMM: auto, off,\n"
 		"                      immediate or batched (default auto; told to the guest)\n"
-		"      --swap FILE     userfaultfd swap mode: cold guest pages go to FILE\n"
-		"                      (created or reused, truncated at start, removed at exit;\n"
-		"                      a file holding anything else is refused)\n"
+		"      --swap DIR      userfaultfd swap mode: cold guest pages go to a swap file\n"
+		"                      made in directory DIR, unnamed (no one else can open it;\n"
+		"                      it is gone when vmm ends, however it ends)\n"
 		"      --resident SIZE with --swap: guest RAM kept resident, below --memory\n"
 		"      --aging MODE    with --swap: clock (reference bits; default) or off (FIFO)\n"
 		"      --fault-threads N  with --swap: userfaultfd service threads, 1 to %d (default 1)\n"
@@ -196,9 +196,9 @@ static int config_check_swap(const struct vm_config *cfg, bool aging, bool threa
 	const char *alone = cfg->resident ? "--resident" : aging ? "--aging" :
 			    threads ? "--fault-threads" : NULL;
 
-	if (!cfg->swap_path) {
+	if (!cfg->swap_dir) {
 		if (alone) {
-			fprintf(err, "vmm: %s needs --swap FILE (userfaultfd swap mode)\n", alone);
+			fprintf(err, "vmm: %s needs --swap DIR (userfaultfd swap mode)\n", alone);
 			return -EINVAL;
 		}
 		return 0;
@@ -298,10 +298,10 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 			break;
 		case OPT_SWAP:
 			if (!*optarg) {
-				fprintf(err, "vmm: --swap needs a file name\n");
+				fprintf(err, "vmm: --swap needs a directory\n");
 				return -EINVAL;
 			}
-			cfg->swap_path = optarg;
+			cfg->swap_dir = optarg;
 			break;
 		case OPT_RESIDENT:
 			if (config_parse_resident(optarg, &cfg->resident, err))
@@ -359,6 +359,10 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 	}
 	if (config_check_swap(cfg, aging, threads, err))
 		return -EINVAL;
+	if (cfg->swap_dir && cfg->stats_path && strcmp(cfg->swap_dir, cfg->stats_path) == 0) {
+		fprintf(err, "vmm: --stats and --swap name the same path '%s'\n", cfg->stats_path);
+		return -EINVAL;
+	}
 	if (cmdline && dd + 1 < argc) {
 		fprintf(err, "vmm: give the guest command line either with --cmdline or after --, not both\n");
 		return -EINVAL;

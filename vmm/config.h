@@ -20,7 +20,7 @@ struct vm_config {
 	const char *stats_path; /* NULL: no JSON; "-": stdout */
 	const char *pv_mmu;     /* --pv-mmu: "auto", "off", "immediate" or "batched" */
 	bool quiet;
-	const char *swap_path;  /* --swap FILE: userfaultfd swap mode; NULL: off */
+	const char *swap_dir;   /* --swap DIR: userfaultfd swap mode, its file made in DIR; NULL: off */
 	uint64_t resident;      /* --resident bytes (swap mode's limit; 0 without) */
 	bool aging_clock;       /* --aging clock (default) or off */
 	unsigned fault_threads; /* --fault-threads, 1..CONFIG_FAULT_THREADS_MAX (default 1) */

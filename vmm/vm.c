@@ -54,13 +54,13 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, FILE *console)
 int vm_swap_prepare(struct vm *vm)
 {
 	struct swapmode_params p = {
-		.path = vm->cfg->swap_path,
+		.dir = vm->cfg->swap_dir,
 		.limit_pages = vm->cfg->resident >> 12,
 		.clock = vm->cfg->aging_clock,
 		.fault_threads = vm->cfg->fault_threads,
 	};
 
-	if (!vm->cfg->swap_path)
+	if (!vm->cfg->swap_dir)
 		return 0;
 	return swapmode_create(&vm->swap, &vm->mem, &p);
 }

@@ -4,7 +4,8 @@
 # against the limit and what the fault and reclaim threads did.
 source "$(dirname "$0")/lib.sh" "$@"
 need_kvm
-SW=$TMP/guest.swap
+SW=$TMP/swapdir         # --swap DIR: the swap file is made there, unnamed
+mkdir -p "$SW"
 
 # swap_run NAME RESIDENT MEMTOUCH-ARGS...: one run in swap mode, JSON in $TMP/NAME.json
 swap_run() {
@@ -14,13 +15,13 @@ swap_run() {
 	run_vmm -q -m 64M --swap "$SW" --resident "$res" --stats "$J" "$GUEST" -- workload=memtouch "$@"
 }
 
-# the run completed, nothing lost, the limit held, the swap file is gone
+# the run completed, nothing lost, the limit held, nothing left in the swap directory
 swap_ok() {
 	expect_status 0 "$1"
 	expect_json "$J" '.guest.errors == 0 and .guest.touches > 0' "$1: every page verified"
 	expect_json "$J" '.mem.resident_peak_pages <= .mem.limit_pages' "$1: resident peak within the limit"
 	expect_json "$J" '.uffd.swap_errors == 0' "$1: no swap errors"
-	if [ -e "$SW" ]; then fail "$1: swap file left behind"; else ok; fi
+	if [ -z "$(ls -A "$SW")" ]; then ok; else fail "$1: left in the swap directory: $(ls -A "$SW")"; fi
 }
 
 # 4 times the limit: 32M of pages in 8M resident, seq and random, writing and reading
@@ -92,15 +93,14 @@ bad "resident" "--resident 0" -m 64M --swap "$SW" --resident 0 "$GUEST"
 bad "resident" "--resident equal to RAM" -m 64M --swap "$SW" --resident 64M "$GUEST"
 bad "resident" "--resident above RAM" -m 64M --swap "$SW" --resident 1G "$GUEST"
 bad "aging" "--aging bogus" -m 64M --swap "$SW" --resident 8M --aging lru "$GUEST"
-bad "$TMP/no/dir/s.swap" "swap file in a missing directory" -m 64M --swap "$TMP/no/dir/s.swap" --resident 8M "$GUEST"
+bad "$TMP/no/dir: cannot make a swap file there: No such file" "a missing swap directory" -m 64M --swap "$TMP/no/dir" --resident 8M "$GUEST"
 echo "precious data" >"$TMP/precious.txt"
-bad "precious.txt" "swap file that holds something else" -m 64M --swap "$TMP/precious.txt" --resident 8M "$GUEST"
-if [ "$(cat "$TMP/precious.txt")" = "precious data" ]; then ok; else fail "a refused swap file was changed"; fi
-bad "regular file" "a directory as swap file" -m 64M --swap "$TMP" --resident 8M "$GUEST"
+bad "precious.txt: not a directory" "a file as --swap" -m 64M --swap "$TMP/precious.txt" --resident 8M "$GUEST"
+if [ "$(cat "$TMP/precious.txt")" = "precious data" ]; then ok; else fail "a refused --swap file was changed"; fi
 
 # an unwritable place (a read-only tmpfs): refused before the guest starts
 if mkdir -p "$TMP/ro" && mount -t tmpfs -o ro,size=64k tmpfs "$TMP/ro" 2>/dev/null; then
-	bad "Read-only file system" "swap file on a read-only file system" -m 64M --swap "$TMP/ro/s.swap" --resident 8M "$GUEST"
+	bad "Read-only file system" "swap file on a read-only file system" -m 64M --swap "$TMP/ro" --resident 8M "$GUEST"
 	umount "$TMP/ro"
 else
 	echo "note: cannot mount a tmpfs here (not root?): read-only case not run"
@@ -109,7 +109,7 @@ fi
 # a full swap file (a tiny tmpfs): the page stays resident, one message, nothing lost
 if mkdir -p "$TMP/tiny" && mount -t tmpfs -o size=256k tmpfs "$TMP/tiny" 2>/dev/null; then
 	J=$TMP/enospc.json
-	run_vmm -q -m 64M --swap "$TMP/tiny/s.swap" --resident 8M --stats "$J" "$GUEST" -- \
+	run_vmm -q -m 64M --swap "$TMP/tiny" --resident 8M --stats "$J" "$GUEST" -- \
 		workload=memtouch size=24M pattern=seq passes=2
 	expect_status 0 "swap on a full tmpfs: the run goes on"
 	expect_json "$J" '.guest.errors == 0' "swap on a full tmpfs: no data lost"

@@ -110,7 +110,7 @@ START_TEST(defaults_and_image)
 	ck_assert_ptr_null(cfg.stats_path);
 	ck_assert_str_eq(cfg.pv_mmu, "auto");
 	ck_assert(!cfg.quiet);
-	ck_assert_ptr_null(cfg.swap_path);
+	ck_assert_ptr_null(cfg.swap_dir);
 	ck_assert_uint_eq(cfg.resident, 0);
 	ck_assert(cfg.aging_clock);
 	ck_assert_uint_eq(cfg.fault_threads, 1);
@@ -124,9 +124,9 @@ START_TEST(swap_options)
 	struct vm_config cfg;
 	char msg[256];
 
-	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "-m", "256M", "--swap", "/tmp/g.swap",
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "-m", "256M", "--swap", "/tmp",
 			       "--resident", "64M", "img", NULL), CONFIG_RUN);
-	ck_assert_str_eq(cfg.swap_path, "/tmp/g.swap");
+	ck_assert_str_eq(cfg.swap_dir, "/tmp");
 	ck_assert_uint_eq(cfg.resident, 64ull << 20);
 	ck_assert(cfg.aging_clock);
 	ck_assert_uint_eq(cfg.fault_threads, 1);
@@ -247,7 +247,9 @@ START_TEST(bad_usage)
 		  "--fault-threads '9'" },
 		{ { "--swap", "s", "--resident", "8M", "--fault-threads", "0", "img", NULL },
 		  "--fault-threads '0'" },
-		{ { "--swap=", "img", NULL }, "--swap needs a file name" },
+		{ { "--swap=", "img", NULL }, "--swap needs a directory" },
+		{ { "--swap", "d", "--resident", "8M", "--stats", "d", "img", NULL },
+		  "--stats and --swap name the same path 'd'" },
 		{ { "--swap", "s", "--resident", "8M", "--anon-ram", "img", NULL },
 		  "--anon-ram and --swap" },
 	};

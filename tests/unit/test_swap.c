@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The swap file: header and refusal rules, the slot allocator, reads and writes. */
+/* The swap file: unnamed and private, the slot allocator, reads, writes and checksums. */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -43,90 +43,83 @@ static ssize_t slurp(const char *path, char *buf, size_t len)
 	return n;
 }
 
-START_TEST(header_rule)
+/* The swap file has no name, is ours alone, and leaves nothing behind. */
+START_TEST(unnamed_private)
 {
-	char ours[32] = SWAP_MAGIC "and slots";
-
-	ck_assert(swap_header_ok("", 0));               /* empty: ours to take */
-	ck_assert(swap_header_ok(ours, sizeof(ours)));
-	ck_assert(swap_header_ok(SWAP_MAGIC, SWAP_MAGIC_LEN));
-	ck_assert(!swap_header_ok(SWAP_MAGIC, SWAP_MAGIC_LEN - 1));
-	ck_assert(!swap_header_ok("precious data\n", 14));
-	ck_assert(!swap_header_ok("PAGEVISOR-SWAP2\n", 16));
-}
-END_TEST
-
-START_TEST(create_use_remove)
-{
-	char path[128], buf[SWAP_HEADER + 1];
 	struct stat st;
 	struct swap s;
 
 	make_dir();
-	path_in_dir(path, sizeof(path), "g.swap");
-	ck_assert_int_eq(swap_open(&s, path, 100, true), 0);
-	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(swap_open(&s, dir, 100, true), 0);
+	ck_assert_int_eq(fstat(s.fd, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
 	ck_assert_uint_eq(st.st_mode & 0777, 0600);
-	ck_assert_int_eq(st.st_size, SWAP_HEADER);
-	ck_assert_int_eq(slurp(path, buf, sizeof(buf)), SWAP_HEADER);
-	ck_assert(swap_header_ok(buf, SWAP_HEADER));
+	ck_assert_uint_eq(st.st_nlink, 0);
+	ck_assert_uint_eq(st.st_uid, geteuid());
+	ck_assert_int_eq(testutil_dir_entries(dir), 0);
 	swap_close(&s);
-	ck_assert_int_ne(stat(path, &st), 0);           /* removed at exit */
 	swap_close(&s);                                 /* idempotent */
+	ck_assert_int_eq(testutil_dir_entries(dir), 0);
 	remove_dir();
 }
 END_TEST
 
-START_TEST(reuse_and_refuse)
+/*
+ * What lies at or in the --swap path is never opened, written or removed:
+ * a file someone made in advance (another user's, mode 0666), a link to a
+ * file, a file given instead of a directory.
+ */
+START_TEST(never_touches_names)
 {
-	char path[128], buf[256];
-	struct swap s, s2;
+	char path[128], link[128], buf[64];
+	struct swap_io io;
+	struct stat st;
+	uint8_t *page;
+	struct swap s;
 	int fd;
 
 	make_dir();
-	/* an empty file and an old swap file (a crashed run's) are taken and truncated */
-	path_in_dir(path, sizeof(path), "empty");
-	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	path_in_dir(path, sizeof(path), "g.swap");
+	fd = open(path, O_CREAT | O_WRONLY, 0666);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fchmod(fd, 0666), 0);
+	ck_assert_int_eq(fchown(fd, 65534, 65534), 0);  /* nobody's */
 	close(fd);
-	ck_assert_int_eq(swap_open(&s, path, 8, true), 0);
-	ck_assert_int_eq(swap_open(&s2, path, 8, true), -EBUSY);      /* in use by another vmm */
+	path_in_dir(link, sizeof(link), "link.swap");
+	ck_assert_int_eq(symlink(path, link), 0);
+
+	ck_assert_int_eq(posix_memalign((void **)&page, 4096, 4096), 0);
+	memset(page, 'g', 4096);
+	io = (struct swap_io){ .buf = page, .slot = 3 };
+	ck_assert_int_eq(swap_open(&s, dir, 8, true), 0);
+	ck_assert_uint_eq(swap_write_batch(&s, NULL, &io, 1), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);                /* the planted file got nothing */
 	swap_close(&s);
 
-	path_in_dir(path, sizeof(path), "old.swap");
-	fd = open(path, O_CREAT | O_WRONLY, 0600);
-	ck_assert_int_eq(write(fd, SWAP_MAGIC, SWAP_MAGIC_LEN), SWAP_MAGIC_LEN);
-	ck_assert_int_eq(pwrite(fd, "x", 1, 1 << 20), 1);
-	close(fd);
-	ck_assert_int_eq(swap_open(&s, path, 8, true), 0);
-	ck_assert_int_eq(lseek(s.fd, 0, SEEK_END), SWAP_HEADER);
-	swap_close(&s);
-
-	/* a file holding something else is refused and left exactly as it was */
-	path_in_dir(path, sizeof(path), "precious.txt");
-	fd = open(path, O_CREAT | O_WRONLY, 0644);
-	ck_assert_int_eq(write(fd, "precious data\n", 14), 14);
-	close(fd);
-	ck_assert_int_eq(swap_open(&s, path, 8, true), -EEXIST);
-	ck_assert_int_eq(slurp(path, buf, sizeof(buf)), 14);
-	ck_assert_str_eq(buf, "precious data\n");
-
-	/* not a regular file; a missing directory */
-	ck_assert_int_eq(swap_open(&s, dir, 8, true), -EINVAL);
-	ck_assert_int_eq(swap_open(&s, "/dev/null", 8, true), -EINVAL);
-	path_in_dir(path, sizeof(path), "no/such/dir/g.swap");
+	/* a file, a link to one, a device: not directories; refused, untouched */
+	ck_assert_int_eq(swap_open(&s, path, 8, true), -ENOTDIR);
+	ck_assert_int_eq(swap_open(&s, link, 8, true), -ENOTDIR);
+	ck_assert_int_eq(swap_open(&s, "/dev/null", 8, true), -ENOTDIR);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0666);
+	ck_assert_int_eq(lstat(link, &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	ck_assert_int_eq(slurp(path, buf, sizeof(buf)), 0);
+	path_in_dir(path, sizeof(path), "no/such/dir");
 	ck_assert_int_eq(swap_open(&s, path, 8, true), -ENOENT);
+	free(page);
 	remove_dir();
 }
 END_TEST
 
 START_TEST(slots)
 {
-	char path[128];
 	struct swap s;
 
 	make_dir();
-	path_in_dir(path, sizeof(path), "g.swap");
-	ck_assert_int_eq(swap_open(&s, path, 130, true), 0);
+	ck_assert_int_eq(swap_open(&s, dir, 130, true), 0);
 	for (int64_t k = 0; k < 130; k++)
 		ck_assert_int_eq(swap_slot_alloc(&s), k);      /* lowest free first */
 	ck_assert_int_eq(swap_slot_alloc(&s), -ENOSPC);
@@ -148,13 +141,11 @@ START_TEST(write_and_read)
 {
 	struct swap_io io[3];
 	struct io_uring ring;
-	char path[128];
 	uint8_t *buf;
 	struct swap s;
 
 	make_dir();
-	path_in_dir(path, sizeof(path), "g.swap");
-	ck_assert_int_eq(swap_open(&s, path, 16, true), 0);
+	ck_assert_int_eq(swap_open(&s, dir, 16, true), 0);
 	ck_assert_int_eq(posix_memalign((void **)&buf, 4096, 4 * 4096), 0);
 	for (int k = 0; k < 3; k++) {
 		memset(buf + k * 4096, 'a' + k, 4096);
@@ -181,16 +172,51 @@ START_TEST(write_and_read)
 }
 END_TEST
 
+/* A slot changed behind our back reads as -EBADMSG, never as data. */
+START_TEST(checksum_mismatch)
+{
+	struct swap_io io[2];
+	uint8_t *buf;
+	struct swap s;
+	int fd;
+
+	make_dir();
+	ck_assert_int_eq(swap_open(&s, dir, 4, true), 0);
+	ck_assert_int_eq(posix_memalign((void **)&buf, 4096, 3 * 4096), 0);
+	memset(buf, 'x', 4096);
+	memset(buf + 4096, 'y', 4096);
+	io[0] = (struct swap_io){ .buf = buf, .slot = 0 };
+	io[1] = (struct swap_io){ .buf = buf + 4096, .slot = 1 };
+	ck_assert_uint_eq(swap_write_batch(&s, NULL, io, 2), 0);
+	/* another descriptor of the same file, as /proc/PID/fd would give */
+	fd = dup(s.fd);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, 0), 0);     /* buffered: a 1-byte write */
+	ck_assert_int_eq(pwrite(fd, "!", 1, (off_t)swap_slot_offset(1) + 100), 1);
+	close(fd);
+	ck_assert_int_eq(swap_read(&s, NULL, buf + 2 * 4096, 0), 0);
+	ck_assert_uint_eq(buf[2 * 4096 + 4095], 'x');
+	ck_assert_int_eq(swap_read(&s, NULL, buf + 2 * 4096, 1), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(swap_strerror(-EBADMSG), "checksum mismatch"));
+	/* a slot written again has the new data's checksum */
+	ck_assert_uint_eq(swap_write_batch(&s, NULL, io + 1, 1), 0);
+	ck_assert_int_eq(swap_read(&s, NULL, buf + 2 * 4096, 1), 0);
+	ck_assert_uint_eq(buf[2 * 4096 + 100], 'y');
+	free(buf);
+	swap_close(&s);
+	remove_dir();
+}
+END_TEST
+
 static Suite *swap_suite(void)
 {
 	Suite *s = suite_create("swap");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_test(tc, header_rule);
-	tcase_add_test(tc, create_use_remove);
-	tcase_add_test(tc, reuse_and_refuse);
+	tcase_add_test(tc, unnamed_private);
+	tcase_add_test(tc, never_touches_names);
 	tcase_add_test(tc, slots);
 	tcase_add_test(tc, write_and_read);
+	tcase_add_test(tc, checksum_mismatch);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int testutil_run(Suite *s)
 {
@@ -27,4 +29,18 @@ void testutil_rm_rf(const char *path)
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
 	ck_assert_int_eq(system(cmd), 0);
+}
+
+int testutil_dir_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
 }
