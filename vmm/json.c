@@ -110,7 +110,9 @@ void json_str(struct json *j, const char *key, const char *s)
 int json_finish(struct json *j)
 {
 	fputc('\n', j->f);
-	if (fflush(j->f) || ferror(j->f) || j->broken || j->depth != 0)
+	if (fflush(j->f))
+		return errno ? -errno : -EIO;   /* what the write said: ENOSPC, EPIPE, ... */
+	if (ferror(j->f) || j->broken || j->depth != 0)
 		return -EIO;
 	return 0;
 }

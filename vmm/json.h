@@ -29,7 +29,7 @@ void json_i64(struct json *j, const char *key, int64_t v);
 void json_fixed(struct json *j, const char *key, int64_t v, unsigned decimals);
 void json_str(struct json *j, const char *key, const char *s);
 
-/* End the document with a newline; 0, or -EIO on a write error or misuse. */
+/* End the document with a newline; 0, or -errno on a write error (-EIO for misuse). */
 int json_finish(struct json *j);
 
 /*

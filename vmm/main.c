@@ -3,10 +3,13 @@
  * vmm: options -> VM -> run -> report.  The only place that exits.
  *
  * Exit status: the guest's code; PV_STATUS_USAGE (2) for bad usage or input
- * (options, image, sizes, stats file, swap file); PV_STATUS_VM_FAILED (3) when the VM
- * could not be created or failed while running.
+ * (options, image, sizes, stats file, swap directory); PV_STATUS_VM_FAILED (3) when
+ * the VM could not be created or failed while running; PV_STATUS_REPORT (4) when
+ * the report could not be written.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@
 #include "pagevisor/abi.h"
 #include "vmm/config.h"
 #include "vmm/elf.h"
+#include "vmm/statsfile.h"
 #include "vmm/vm.h"
 
 static uint64_t main_now_ns(void)
@@ -25,33 +29,49 @@ static uint64_t main_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Open the --stats destination before the run, so a bad path fails early. */
-static FILE *main_open_stats(const char *path)
+/*
+ * SIGINT and SIGTERM stay blocked for the whole life of the process: during
+ * the run vm_run() takes them with sigwait, and one that comes before the
+ * run (pending) or after it (absorbed) can never kill the VMM between the
+ * end of the guest and a complete report.  SIGPIPE is ignored: a closed
+ * stdout is a write error, reported, not a silent death.
+ */
+static void main_signals(void)
 {
-	FILE *f;
+	sigset_t set;
 
-	if (!path)
-		return NULL;
-	if (strcmp(path, "-") == 0)
-		return stdout;
-	f = fopen(path, "w");
-	if (!f)
-		fprintf(stderr, "vmm: --stats %s: cannot open for writing: %s\n", path,
-			strerror(errno));
-	return f;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+struct main_report {
+	struct vm *vm;
+	uint64_t wall_ns;
+};
+
+static int main_write_json(FILE *f, void *arg)
+{
+	struct main_report *r = arg;
+
+	return vm_write_json(r->vm, f, r->wall_ns);
 }
 
 int main(int argc, char **argv)
 {
 	struct vm_config cfg;
 	static struct vm vm;
-	FILE *stats = NULL;
+	struct statsfile stats = { .tmp_fd = -1 };
+	struct main_report rep = { .vm = &vm };
 	void *image = NULL;
 	size_t image_len = 0;
 	char err[256] = "";
 	uint64_t t0 = main_now_ns(), wall;
 	int status = PV_STATUS_USAGE, ret;
 
+	main_signals();
 	ret = config_parse(&cfg, argc, argv, stdout, stderr);
 	if (ret == CONFIG_DONE) {
 		status = 0;
@@ -63,11 +83,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmm: %s: %s\n", cfg.image, err);
 		goto out_cfg;
 	}
-	if (cfg.stats_path) {
-		stats = main_open_stats(cfg.stats_path);
-		if (!stats)
-			goto out_image;
-	}
+	if (cfg.stats_path && statsfile_open(&stats, cfg.stats_path))
+		goto out_image;
 
 	status = PV_STATUS_VM_FAILED;
 	if (vm_init(&vm, &cfg, stdout))
@@ -107,16 +124,16 @@ int main(int argc, char **argv)
 	wall = main_now_ns() - t0;
 	if (!cfg.quiet)
 		vm_print_table(&vm, stderr, wall);
-	if (stats) {
+	if (cfg.stats_path) {
 		fflush(stdout);
-		if (vm_write_json(&vm, stats, wall))
-			fprintf(stderr, "vmm: --stats %s: write failed\n", cfg.stats_path);
+		rep.wall_ns = wall;
+		if (statsfile_write(&stats, main_write_json, &rep))
+			status = PV_STATUS_REPORT;
 	}
 out_vm:
 	vm_destroy(&vm);
 out_image:
-	if (stats && stats != stdout && fclose(stats))
-		fprintf(stderr, "vmm: --stats %s: %s\n", cfg.stats_path, strerror(errno));
+	statsfile_close(&stats);
 	free(image);
 out_cfg:
 	config_free(&cfg);

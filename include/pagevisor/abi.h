@@ -165,9 +165,11 @@ _Static_assert(sizeof(struct pv_puts) == 256, "pv_puts ABI");
  * 2       bad usage or bad input file (the VMM never started the guest)
  * 3       the VM failed: guest assertion or exception, triple fault,
  *         KVM internal error, failed entry, halt without exit, KVM error
+ * 4       the run ended but its report (--stats) could not be written
  * Guest workloads exit 0 when their checks hold and 1 when they do not.
  */
 #define PV_STATUS_USAGE      2
 #define PV_STATUS_VM_FAILED  3
+#define PV_STATUS_REPORT     4
 
 #endif /* PAGEVISOR_ABI_H */
