@@ -249,6 +249,8 @@ static void reclaim_write(struct swapmode *sm, unsigned nio)
 	}
 	for (unsigned k = 0; k < nio && !err; k++)
 		err = r->io[k].res;
+	if (atomic_load(&sm->swap.abort))
+		return;         /* stopping: the pages stay resident, nothing failed */
 	atomic_fetch_add(&sm->c.swap_errors, failed);
 	swap_report(&sm->swap, "write", err, "keeping pages resident");
 	atomic_store(&sm->swap.failing, true);

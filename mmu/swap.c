@@ -180,10 +180,43 @@ static bool swap_ring_alive(const struct io_uring *ring)
 	return ring && ring->sq.ring_entries;
 }
 
+/*
+ * A ring whose request was given up on while in flight: the kernel may still
+ * read or write that request's buffer, so the ring is never exited (it goes
+ * with the process) and never used again.
+ */
+static void swap_ring_abandon(struct io_uring *ring)
+{
+	memset(ring, 0, sizeof(*ring));
+}
+
+/*
+ * Wait for a completion on @ring, looking at s->abort every SWAP_TICK_MS:
+ * storage that never answers must not hold up a stop.  0 with *@cqe, -errno,
+ * or -ESHUTDOWN once aborted (the ring is then abandoned).
+ */
+static int swap_wait(struct swap *s, struct io_uring *ring, struct io_uring_cqe **cqe)
+{
+	struct __kernel_timespec tick = { .tv_nsec = SWAP_TICK_MS * 1000000ll };
+	int ret;
+
+	for (;;) {
+		ret = io_uring_wait_cqe_timeout(ring, cqe, &tick);
+		if (ret != -ETIME && ret != -EINTR)
+			return ret;
+		if (atomic_load(&s->abort)) {
+			swap_ring_abandon(ring);
+			return -ESHUTDOWN;
+		}
+	}
+}
+
 static int swap_pwrite(struct swap *s, const void *buf, uint64_t slot)
 {
 	ssize_t n;
 
+	if (atomic_load(&s->abort))
+		return -ESHUTDOWN;
 	do
 		n = pwrite(s->fd, buf, SWAP_SLOT_SIZE, (off_t)swap_slot_offset(slot));
 	while (n < 0 && errno == EINTR);
@@ -229,11 +262,9 @@ unsigned swap_write_batch(struct swap *s, struct io_uring *ring, struct swap_io 
 	for (unsigned done = 0; done < queued;) {
 		struct swap_io *d;
 
-		ret = io_uring_wait_cqe(ring, &cqe);
-		if (ret == -EINTR)
-			continue;
+		ret = swap_wait(s, ring, &cqe);
 		if (ret < 0)
-			break;
+			break;          /* the rest: pwrite below, or -ESHUTDOWN when aborted */
 		d = io_uring_cqe_get_data(cqe);
 		d->res = cqe->res == (int)SWAP_SLOT_SIZE ? 0 : cqe->res < 0 ? cqe->res : -ENOSPC;
 		io_uring_cqe_seen(ring, cqe);
@@ -261,8 +292,9 @@ static int swap_read_ring(struct swap *s, struct io_uring *ring, void *buf, uint
 		swap_ring_reset(ring);
 		return -ECANCELED;
 	}
-	while ((res = io_uring_wait_cqe(ring, &cqe)) == -EINTR)
-		;
+	res = swap_wait(s, ring, &cqe);
+	if (res == -ESHUTDOWN)
+		return res;
 	if (res < 0) {
 		swap_ring_reset(ring);
 		return -ECANCELED;
@@ -277,6 +309,8 @@ int swap_read(struct swap *s, struct io_uring *ring, void *buf, uint64_t slot)
 	int tries = 0, res;
 
 	for (;;) {
+		if (atomic_load(&s->abort))
+			return -ESHUTDOWN;
 		res = swap_ring_alive(ring) ? swap_read_ring(s, ring, buf, slot) : -ECANCELED;
 		if (res == -ECANCELED) {
 			res = (int)pread(s->fd, buf, SWAP_SLOT_SIZE, (off_t)swap_slot_offset(slot));
@@ -288,7 +322,7 @@ int swap_read(struct swap *s, struct io_uring *ring, void *buf, uint64_t slot)
 		if (res >= 0)
 			res = -EIO;     /* short: the slot lies past the end of the file */
 		if ((res != -EINTR && res != -EAGAIN) || ++tries > 100)
-			return res;
+			return res;     /* -ESHUTDOWN among them */
 	}
 }
 
@@ -305,4 +339,9 @@ const char *swap_strerror(int err)
 	if (err == -EBADMSG)
 		return "checksum mismatch (the swap file's copy was altered or corrupted)";
 	return strerror(-err);
+}
+
+void swap_abort(struct swap *s)
+{
+	atomic_store(&s->abort, true);
 }

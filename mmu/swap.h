@@ -28,6 +28,7 @@
 struct io_uring;
 
 #define SWAP_SLOT_SIZE   4096ull
+#define SWAP_TICK_MS     50     /* I/O waits look at swap_abort() this often */
 
 struct swap {
 	int fd;
@@ -42,6 +43,7 @@ struct swap {
 	pthread_mutex_t mu;             /* the bitmap */
 	atomic_bool failing;            /* the last write failed */
 	atomic_bool reported;           /* the one stderr line was printed */
+	atomic_bool abort;              /* the VM is ending: give up on I/O waits */
 };
 
 /*
@@ -74,7 +76,7 @@ struct swap_io {
 
 /*
  * Write @n pages through @ring (at least @n entries) and wait for all of
- * them; each io's res is set.  Each slot's checksum is taken from its buffer
+ * them; each io's res is set (-ESHUTDOWN after swap_abort()).  Each slot's checksum is taken from its buffer
  * first: the caller keeps a buffer unchanged until the write is done, or
  * drops the slot.  Returns the number that failed.
  */
@@ -83,7 +85,8 @@ unsigned swap_write_batch(struct swap *s, struct io_uring *ring, struct swap_io 
 /*
  * Read @slot into @buf (4 KiB, page-aligned): through @ring, or pread when
  * @ring is NULL.  Retries short reads and EINTR/EAGAIN; returns 0, -EBADMSG
- * when the data does not match the slot's checksum, or -errno.
+ * when the data does not match the slot's checksum, -ESHUTDOWN after
+ * swap_abort(), or -errno.
  */
 int swap_read(struct swap *s, struct io_uring *ring, void *buf, uint64_t slot);
 
@@ -92,6 +95,14 @@ int swap_read(struct swap *s, struct io_uring *ring, void *buf, uint64_t slot);
  * WHAT" once per run (later failures are only counted by the caller).
  */
 void swap_report(struct swap *s, const char *op, int err, const char *what);
+
+/*
+ * The VM is ending: from now on reads and writes fail with -ESHUTDOWN, and
+ * a wait for one in flight gives up within SWAP_TICK_MS.  A ring whose
+ * request was given up on is zeroed (ring_entries 0): its owner must not
+ * exit it, nor free that request's buffer (the kernel may still use both).
+ */
+void swap_abort(struct swap *s);
 
 /* What a read error means, for messages: -EBADMSG is a checksum mismatch. */
 const char *swap_strerror(int err);

@@ -44,6 +44,7 @@ int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swa
 	sm = calloc(1, sizeof(*sm));
 	if (!sm)
 		goto nomem;
+	pthread_mutex_init(&sm->vmm_ring_mu, NULL);
 	sm->gm = gm;
 	sm->clock = p->clock;
 	sm->nr_threads = p->fault_threads ? p->fault_threads : 1;
@@ -71,6 +72,8 @@ int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swa
 		swapmode_destroy(sm);
 		return ret;
 	}
+	/* without a ring, the VMM's swap-ins fall back to pread */
+	sm->vmm_ring_ok = io_uring_queue_init(2, &sm->vmm_ring, 0) == 0;
 	*out = sm;
 	return 0;
 nomem:
@@ -195,6 +198,15 @@ int swapmode_start(struct swapmode *sm)
 	return ret;
 }
 
+void swapmode_abort(struct swapmode *sm)
+{
+	if (!sm)
+		return;
+	swap_abort(&sm->swap);
+	atomic_store(&sm->pages.stop, true);    /* waits for room give way */
+	pages_kick(&sm->pages);
+}
+
 void swapmode_stop(struct swapmode *sm)
 {
 	if (!sm || !sm->started)
@@ -211,6 +223,9 @@ void swapmode_destroy(struct swapmode *sm)
 	swapmode_stop(sm);
 	uffd_close(&sm->uffd);
 	reclaim_destroy(sm);
+	if (sm->vmm_ring_ok && sm->vmm_ring.sq.ring_entries)   /* not abandoned by swap_read */
+		io_uring_queue_exit(&sm->vmm_ring);
+	pthread_mutex_destroy(&sm->vmm_ring_mu);
 	swap_close(&sm->swap);
 	pages_destroy(&sm->pages);
 	if (sm->pagemap_fd >= 0)
@@ -250,9 +265,11 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 	pages_unlock(p, i);
 
 	pages_reserve(p);
-	if (from_slot)
-		ret = swap_read(&sm->swap, NULL, alias, slot);
-	else
+	if (from_slot) {
+		pthread_mutex_lock(&sm->vmm_ring_mu);
+		ret = swap_read(&sm->swap, sm->vmm_ring_ok ? &sm->vmm_ring : NULL, alias, slot);
+		pthread_mutex_unlock(&sm->vmm_ring_mu);
+	} else
 		(void)*(volatile uint8_t *)alias;       /* allocates a zero page in the memfd */
 	if (ret) {
 		atomic_fetch_add(&sm->c.swap_errors, 1);
@@ -263,6 +280,8 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 		pages_lock(p, i);
 		pages_set_idle(p, i, pages_get(p, i));
 		pages_unlock(p, i);
+		if (ret == -ESHUTDOWN)
+			return ret;     /* stopping: the access fails, nothing is lost */
 		swapmode_fatal(sm, "swap-in of gpa 0x%llx from slot %llu for the VMM: %s",
 			       (unsigned long long)(i << PAGE_SHIFT_4K), (unsigned long long)slot,
 			       swap_strerror(ret));

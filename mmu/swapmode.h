@@ -20,6 +20,7 @@
 #ifndef PV_MMU_SWAPMODE_H
 #define PV_MMU_SWAPMODE_H
 
+#include <liburing.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -84,6 +85,10 @@ struct swapmode {
 	enum swapmode_zero zero;
 	enum swapmode_dirty dirty;
 	bool started;
+	/* swap-ins for the VMM's own accesses (vCPU threads, one at a time) */
+	pthread_mutex_t vmm_ring_mu;
+	struct io_uring vmm_ring;
+	bool vmm_ring_ok;
 	void (*fatal)(void *opaque, const char *msg);   /* guest data lost: end the VM */
 	void *fatal_opaque;
 	atomic_bool fatal_sent;
@@ -113,6 +118,14 @@ void swapmode_on_harvest(struct swapmode *sm, int (*fn)(void *, uint64_t *), voi
 
 /* Account pre-run pages, register userfaultfd, start the threads.  0 or -errno. */
 int swapmode_start(struct swapmode *sm);
+
+/*
+ * The VM is being stopped (SIGINT, SIGTERM): nothing may wait for room or
+ * for swap I/O any more, so that every vCPU and thread can stop within
+ * SWAP_TICK_MS even when the swap storage hangs.  Faults still pending are
+ * served with zero pages (the guest does not run on).  Safe with NULL.
+ */
+void swapmode_abort(struct swapmode *sm);
 
 /* Stop and join the threads.  Idempotent. */
 void swapmode_stop(struct swapmode *sm);

@@ -183,6 +183,8 @@ static int uffd_swap_in(struct swapmode *sm, struct uffd_worker *w, uint64_t i, 
 		return ret < 0 ? ret : 0;
 	}
 	ret = swap_read(&sm->swap, ring, w->bounce, slot);
+	if (ret == -ESHUTDOWN)
+		w->abandoned = true;    /* the read may still land in bounce */
 	if (ret)
 		return ret;
 	ret = uffd_copy(sm, addr, w->bounce, wp);
@@ -246,10 +248,13 @@ static void uffd_serve_missing(struct swapmode *sm, struct uffd_worker *w, uint6
 	if (ret > 0)
 		ret = 0;        /* EEXIST on a zero-fill: the page is there */
 	if (ret < 0 && from_slot) {
-		atomic_fetch_add(&sm->c.swap_errors, 1);
-		swapmode_fatal(sm, "swap-in of gpa 0x%llx from slot %llu: %s; guest data lost",
-			       (unsigned long long)(i << PAGE_SHIFT_4K), (unsigned long long)slot,
-			       swap_strerror(ret));
+		/* -ESHUTDOWN: the VM is being stopped, the storage may hang: not an error */
+		if (ret != -ESHUTDOWN) {
+			atomic_fetch_add(&sm->c.swap_errors, 1);
+			swapmode_fatal(sm, "swap-in of gpa 0x%llx from slot %llu: %s; guest data lost",
+				       (unsigned long long)(i << PAGE_SHIFT_4K),
+				       (unsigned long long)slot, swap_strerror(ret));
+		}
 		from_slot = false;      /* unblock the vCPU with a zero page; the VM is ending */
 		ret = uffd_zero(sm, addr);
 		if (ret > 0)
@@ -397,7 +402,8 @@ void uffd_stop(struct uffd *u)
 			pthread_join(w->thread, NULL);
 		if (w->ring_ok && w->ring.sq.ring_entries)     /* not dropped by swap_read */
 			io_uring_queue_exit(&w->ring);
-		free(w->bounce);
+		if (!w->abandoned)
+			free(w->bounce);
 	}
 	free(u->w);
 	u->w = NULL;

@@ -33,6 +33,7 @@ struct uffd_worker {
 	pthread_t thread;
 	bool started;
 	bool ring_ok;
+	bool abandoned;         /* a read into bounce was given up on: bounce is never freed */
 	struct io_uring ring;   /* swap-in reads */
 	void *bounce;           /* 4 KiB, page-aligned */
 };

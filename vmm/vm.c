@@ -223,6 +223,8 @@ static void vm_wait(struct vm *vm, const sigset_t *waitset)
 			vm_end(vm, VM_END_SIGNAL, 128 + sig, "stopped by %s",
 			       sig == SIGINT ? "SIGINT" : "SIGTERM");
 			vm_kick_vcpus(vm);
+			/* a vCPU may wait in a fault on swap storage that hangs */
+			swapmode_abort(vm->swap);
 		}
 	}
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mmu/guestmem.h"
@@ -282,6 +283,108 @@ START_TEST(concurrent_stress)
 }
 END_TEST
 
+/* The first page at or after @from whose only copy is in the swap file. */
+static uint64_t swapped_page(uint64_t from)
+{
+	for (uint64_t i = from; i < NPAGES; i++)
+		if (page_kind(pages_get(&sm->pages, i)) == PAGE_SWAPPED)
+			return i;
+	ck_abort_msg("no swapped-out page");
+	return 0;
+}
+
+/* Another open file of the swap file, as root gets through /proc/PID/fd. */
+static int reopen_swap_file(void)
+{
+	char proc[64];
+	int fd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", sm->swap.fd);
+	fd = open(proc, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+/* A slot altered behind the VMM's back stops the VM with the page named. */
+START_TEST(corrupt_slot_is_fatal)
+{
+	uint64_t i, slot;
+	char want[64];
+	int fd;
+
+	if (!start(NULL, true, 1))
+		return;
+	pass(1, true);
+	i = swapped_page(NPAGES / 2);
+	slot = sm->pages.slot[i] - 1;
+	fd = reopen_swap_file();
+	ck_assert_int_eq(pwrite(fd, "evil", 4, (off_t)swap_slot_offset(slot) + 64), 4);
+	close(fd);
+	(void)*(volatile uint8_t *)(gm.guest_map + i * 4096);  /* served, with a zero page */
+	snprintf(want, sizeof(want), "swap-in of gpa 0x%llx from slot %llu: checksum mismatch",
+		 (unsigned long long)(i * 4096), (unsigned long long)slot);
+	ck_assert_msg(strstr(fatal_msg, want), "fatal message: '%s'", fatal_msg);
+	ck_assert_uint_eq(c(&sm->c.swap_errors), 1);
+	finish();
+}
+END_TEST
+
+static void *touch_thread(void *arg)
+{
+	(void)*(volatile uint8_t *)arg;
+	return NULL;
+}
+
+static void *stop_thread(void *arg)
+{
+	swapmode_stop(arg);
+	return NULL;
+}
+
+/* pthread_timedjoin_np with @s seconds from now: 0 when @t ended. */
+static int join_within(pthread_t t, int s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += s;
+	return pthread_timedjoin_np(t, NULL, &ts);
+}
+
+/*
+ * Swap storage that never answers: a socket in the swap file's place, so a
+ * swap-in read waits forever.  A stop (swapmode_abort, as SIGTERM does)
+ * must release the faulting thread and let every thread be joined.
+ */
+START_TEST(stalled_swap_in_abort)
+{
+	pthread_t toucher, stopper;
+	struct timespec nap = { .tv_nsec = 200 * 1000000l };
+	int sv[2];
+	uint64_t i;
+
+	if (!start(NULL, true, 1))
+		return;
+	pass(1, true);
+	i = swapped_page(0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(dup2(sv[0], sm->swap.fd), sm->swap.fd);
+	close(sv[0]);
+	ck_assert_int_eq(pthread_create(&toucher, NULL, touch_thread, gm.guest_map + i * 4096), 0);
+	nanosleep(&nap, NULL);
+	ck_assert_int_eq(pthread_tryjoin_np(toucher, NULL), EBUSY);     /* stalled */
+	swapmode_abort(sm);
+	ck_assert_int_eq(join_within(toucher, 10), 0);
+	ck_assert_int_eq(pthread_create(&stopper, NULL, stop_thread, sm), 0);
+	ck_assert_int_eq(join_within(stopper, 10), 0);
+	ck_assert_str_eq(fatal_msg, "");                /* a stop, not a loss */
+	ck_assert_uint_eq(c(&sm->c.swap_errors), 0);
+	ck_assert_ptr_null(guestmem_get(&gm, swapped_page(i + 1) * 4096, 8, false));
+	close(sv[1]);
+	finish();
+}
+END_TEST
+
 /* A full swap file (a tiny tmpfs): pages stay resident, one message, nothing lost. */
 START_TEST(swap_file_full)
 {
@@ -342,6 +445,8 @@ static Suite *swapmode_suite(void)
 	tcase_add_test(tc, vmm_get_put);
 	tcase_add_test(tc, concurrent_stress);
 	tcase_add_test(tc, swap_file_full);
+	tcase_add_test(tc, corrupt_slot_is_fatal);
+	tcase_add_test(tc, stalled_swap_in_abort);
 	suite_add_tcase(s, tc);
 	return s;
 }
