@@ -3,9 +3,38 @@
 # or misplaced page fails the run; the VMM's JSON shows the resident peak
 # against the limit and what the fault and reclaim threads did.
 source "$(dirname "$0")/lib.sh" "$@"
-need_kvm
 SW=$TMP/swapdir         # --swap DIR: the swap file is made there, unnamed
 mkdir -p "$SW"
+
+# bad combinations: one line, status 2, nothing started (no /dev/kvm needed: refused before it)
+bad() {
+	local pat=$1 what=$2
+	shift 2
+	run_vmm "$@"
+	expect_status 2 "$what"
+	expect_err_lines 1 "$what"
+	expect_err "$pat" "$what"
+}
+bad "resident" "--swap without --resident" -m 64M --swap "$SW" "$GUEST"
+bad "swap" "--resident without --swap" -m 64M --resident 8M "$GUEST"
+bad "resident" "--resident 0" -m 64M --swap "$SW" --resident 0 "$GUEST"
+bad "resident" "--resident equal to RAM" -m 64M --swap "$SW" --resident 64M "$GUEST"
+bad "resident" "--resident above RAM" -m 64M --swap "$SW" --resident 1G "$GUEST"
+bad "aging" "--aging bogus" -m 64M --swap "$SW" --resident 8M --aging lru "$GUEST"
+bad "$TMP/no/dir: cannot make a swap file there: No such file" "a missing swap directory" -m 64M --swap "$TMP/no/dir" --resident 8M "$GUEST"
+echo "precious data" >"$TMP/precious.txt"
+bad "precious.txt: not a directory" "a file as --swap" -m 64M --swap "$TMP/precious.txt" --resident 8M "$GUEST"
+if [ "$(cat "$TMP/precious.txt")" = "precious data" ]; then ok; else fail "a refused --swap file was changed"; fi
+
+# an unwritable place (a read-only tmpfs): refused before the guest starts
+if mkdir -p "$TMP/ro" && mount -t tmpfs -o ro,size=64k tmpfs "$TMP/ro" 2>/dev/null; then
+	bad "Read-only file system" "swap file on a read-only file system" -m 64M --swap "$TMP/ro" --resident 8M "$GUEST"
+	umount "$TMP/ro"
+else
+	echo "note: cannot mount a tmpfs here (not root?): read-only case not run"
+fi
+
+need_kvm
 
 # swap_run NAME RESIDENT MEMTOUCH-ARGS...: one run in swap mode, JSON in $TMP/NAME.json
 swap_run() {
@@ -77,34 +106,6 @@ run_vmm -q -m 64M --swap "$SW" --resident 8M --pv-mmu batched --stats "$J" "$GUE
 expect_status 0 "ptebench in swap mode"
 expect_json "$J" '.guest.errors == 0 and .pvmmu.rejected == 0' "ptebench in swap mode checked"
 expect_json "$J" '.mem.resident_peak_pages <= .mem.limit_pages' "ptebench: limit held"
-
-# bad combinations: one line, status 2, nothing started
-bad() {
-	local pat=$1 what=$2
-	shift 2
-	run_vmm "$@"
-	expect_status 2 "$what"
-	expect_err_lines 1 "$what"
-	expect_err "$pat" "$what"
-}
-bad "resident" "--swap without --resident" -m 64M --swap "$SW" "$GUEST"
-bad "swap" "--resident without --swap" -m 64M --resident 8M "$GUEST"
-bad "resident" "--resident 0" -m 64M --swap "$SW" --resident 0 "$GUEST"
-bad "resident" "--resident equal to RAM" -m 64M --swap "$SW" --resident 64M "$GUEST"
-bad "resident" "--resident above RAM" -m 64M --swap "$SW" --resident 1G "$GUEST"
-bad "aging" "--aging bogus" -m 64M --swap "$SW" --resident 8M --aging lru "$GUEST"
-bad "$TMP/no/dir: cannot make a swap file there: No such file" "a missing swap directory" -m 64M --swap "$TMP/no/dir" --resident 8M "$GUEST"
-echo "precious data" >"$TMP/precious.txt"
-bad "precious.txt: not a directory" "a file as --swap" -m 64M --swap "$TMP/precious.txt" --resident 8M "$GUEST"
-if [ "$(cat "$TMP/precious.txt")" = "precious data" ]; then ok; else fail "a refused --swap file was changed"; fi
-
-# an unwritable place (a read-only tmpfs): refused before the guest starts
-if mkdir -p "$TMP/ro" && mount -t tmpfs -o ro,size=64k tmpfs "$TMP/ro" 2>/dev/null; then
-	bad "Read-only file system" "swap file on a read-only file system" -m 64M --swap "$TMP/ro" --resident 8M "$GUEST"
-	umount "$TMP/ro"
-else
-	echo "note: cannot mount a tmpfs here (not root?): read-only case not run"
-fi
 
 # a full swap file (a tiny tmpfs): the page stays resident, one message, nothing lost
 if mkdir -p "$TMP/tiny" && mount -t tmpfs -o size=256k tmpfs "$TMP/tiny" 2>/dev/null; then
