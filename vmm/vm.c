@@ -286,7 +286,7 @@ void vm_destroy(struct vm *vm)
 	vm->kvm_fd = vm->vm_fd = vm->vm_stats_fd = -1;
 	iobus_destroy(&vm->bus);
 	pvmmu_destroy(&vm->pvmmu);
-	swapmode_destroy(vm->swap);     /* before RAM: unregisters it, removes the swap file */
+	swapmode_destroy(vm->swap);     /* before RAM: unregisters it, closes (frees) the swap file */
 	vm->swap = NULL;
 	guestmem_destroy(&vm->mem);
 	report_destroy(&vm->reports);
