@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -374,9 +375,13 @@ int uffd_start(struct swapmode *sm, unsigned nr)
 		struct uffd_worker *w = &u->w[k];
 
 		w->sm = sm;
-		w->bounce = aligned_alloc(4096, 4096);
-		if (!w->bounce)
+		/* a mapping of its own, not the heap: an abandoned one is simply never unmapped */
+		w->bounce = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				 -1, 0);
+		if (w->bounce == MAP_FAILED) {
+			w->bounce = NULL;
 			return -ENOMEM;
+		}
 		/* without a ring, reads fall back to pread */
 		w->ring_ok = io_uring_queue_init(4, &w->ring, 0) == 0;
 		ret = swapmode_thread(&w->thread, uffd_thread, w, "fault");
@@ -402,8 +407,8 @@ void uffd_stop(struct uffd *u)
 			pthread_join(w->thread, NULL);
 		if (w->ring_ok && w->ring.sq.ring_entries)     /* not dropped by swap_read */
 			io_uring_queue_exit(&w->ring);
-		if (!w->abandoned)
-			free(w->bounce);
+		if (w->bounce && !w->abandoned)
+			munmap(w->bounce, 4096);
 	}
 	free(u->w);
 	u->w = NULL;
