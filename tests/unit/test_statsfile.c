@@ -25,20 +25,6 @@ static int write_fails(FILE *f, void *arg)
 	return -EIO;
 }
 
-/* @path's content into @buf (NUL-terminated); its length or -1. */
-static ssize_t slurp(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n;
-}
-
 static void put(const char *path, const char *s)
 {
 	FILE *f = fopen(path, "w");
@@ -57,10 +43,10 @@ START_TEST(replaced_when_complete)
 	snprintf(path, sizeof(path), "%s/r.json", dir);
 	put(path, "old report\n");
 	ck_assert_int_eq(statsfile_open(&sf, path), 0);
-	ck_assert_int_eq(slurp(path, buf, sizeof(buf)), 11);     /* untouched while the run runs */
+	ck_assert_int_eq(testutil_slurp(path, buf, sizeof(buf)), 11);     /* untouched while the run runs */
 	ck_assert_int_eq(statsfile_write(&sf, write_ok, "new report\n"), 0);
 	statsfile_close(&sf);
-	ck_assert_int_eq(slurp(path, buf, sizeof(buf)), 11);
+	ck_assert_int_eq(testutil_slurp(path, buf, sizeof(buf)), 11);
 	ck_assert_str_eq(buf, "new report\n");
 	ck_assert_int_eq(testutil_dir_entries(dir), 1);         /* no temporary left */
 
@@ -70,7 +56,7 @@ START_TEST(replaced_when_complete)
 	ck_assert_int_eq(access(path, F_OK), -1);
 	ck_assert_int_eq(statsfile_write(&sf, write_ok, "x\n"), 0);
 	statsfile_close(&sf);
-	ck_assert_int_eq(slurp(path, buf, sizeof(buf)), 2);
+	ck_assert_int_eq(testutil_slurp(path, buf, sizeof(buf)), 2);
 	testutil_rm_rf(dir);
 }
 END_TEST
@@ -86,12 +72,13 @@ START_TEST(survives_failures)
 	put(path, "old report\n");
 	ck_assert_int_eq(statsfile_open(&sf, path), 0);
 	statsfile_close(&sf);
-	ck_assert_int_eq(slurp(path, buf, sizeof(buf)), 11);
+	ck_assert_int_eq(testutil_slurp(path, buf, sizeof(buf)), 11);
+	ck_assert_str_eq(buf, "old report\n");
 	ck_assert_int_eq(statsfile_open(&sf, path), 0);
 	ck_assert_int_eq(statsfile_write(&sf, write_fails, NULL), -EIO);
 	statsfile_close(&sf);
+	ck_assert_int_eq(testutil_slurp(path, buf, sizeof(buf)), 11);
 	ck_assert_str_eq(buf, "old report\n");
-	ck_assert_int_eq(slurp(path, buf, sizeof(buf)), 11);
 	ck_assert_int_eq(testutil_dir_entries(dir), 1);
 	testutil_rm_rf(dir);
 }
@@ -114,7 +101,7 @@ START_TEST(through_a_link)
 	statsfile_close(&sf);
 	ck_assert_int_eq(lstat(link, &st), 0);
 	ck_assert(S_ISLNK(st.st_mode));
-	ck_assert_int_eq(slurp(path, buf, sizeof(buf)), 4);
+	ck_assert_int_eq(testutil_slurp(path, buf, sizeof(buf)), 4);
 	ck_assert_str_eq(buf, "new\n");
 	testutil_rm_rf(dir);
 }

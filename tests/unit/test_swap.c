@@ -29,20 +29,6 @@ static void path_in_dir(char *out, size_t len, const char *name)
 	snprintf(out, len, "%s/%s", dir, name);
 }
 
-/* @path's whole content, NUL-terminated, in @buf. */
-static ssize_t slurp(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n;
-}
-
 /* The swap file has no name, is ours alone, and leaves nothing behind. */
 START_TEST(unnamed_private)
 {
@@ -106,7 +92,7 @@ START_TEST(never_touches_names)
 	ck_assert_uint_eq(st.st_mode & 0777, 0666);
 	ck_assert_int_eq(lstat(link, &st), 0);
 	ck_assert(S_ISLNK(st.st_mode));
-	ck_assert_int_eq(slurp(path, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(testutil_slurp(path, buf, sizeof(buf)), 0);
 	path_in_dir(path, sizeof(path), "no/such/dir");
 	ck_assert_int_eq(swap_open(&s, path, 8, true), -ENOENT);
 	free(page);
