@@ -75,7 +75,6 @@ static int reclaim_zap(struct swapmode *sm, uint64_t i, unsigned len)
 static void reclaim_age(struct swapmode *sm, uint64_t *aged, unsigned n)
 {
 	struct pages *p = &sm->pages;
-	bool look = sm->dirty != DIRTY_KVMLOG;  /* KVM's log does not need the PTEs */
 
 	qsort(aged, n, sizeof(*aged), reclaim_cmp);
 	for (unsigned k = 0, len; k < n; k += len) {
@@ -83,11 +82,9 @@ static void reclaim_age(struct swapmode *sm, uint64_t *aged, unsigned n)
 
 		len = reclaim_run(aged, n, k);
 		reclaim_lock_run(p, aged + k, len);
-		if (!reclaim_zap(sm, aged[k], len) && look &&
+		if (!reclaim_zap(sm, aged[k], len) &&
 		    dirty_scan(sm->pagemap_fd, reclaim_addr(sm, aged[k]), len, false, &written))
 			written = ~0ull;
-		if (!look)
-			written = 0;
 		for (unsigned m = 0; m < len; m++)
 			if (written & (1ull << m))
 				pages_set(p, aged[k + m], pages_get(p, aged[k + m]) | PAGE_DIRTY);
@@ -112,32 +109,6 @@ static void reclaim_keep(struct swapmode *sm, uint64_t i, bool stale)
 }
 
 /*
- * DIRTY_KVMLOG: read KVM's dirty log (clearing it) into sm->logged.  A
- * failed read marks everything written.
- */
-static void reclaim_harvest(struct swapmode *sm)
-{
-	uint64_t words = (sm->pages.nr + 63) / 64;
-	bool ok = sm->harvest && sm->harvest(sm->harvest_opaque, sm->log) == 0;
-
-	for (uint64_t w = 0; w < words; w++)
-		if (!ok || sm->log[w])
-			atomic_fetch_or(&sm->logged[w], ok ? sm->log[w] : ~0ull);
-}
-
-static bool reclaim_logged(struct swapmode *sm, uint64_t i)
-{
-	return (atomic_load(&sm->logged[i / 64]) >> (i % 64)) & 1;
-}
-
-/* The page's copy is about to be written: forget its logged writes (page lock held). */
-static void reclaim_log_clear(struct swapmode *sm, uint64_t i)
-{
-	if (sm->dirty == DIRTY_KVMLOG)
-		atomic_fetch_and(&sm->logged[i / 64], ~(1ull << (i % 64)));
-}
-
-/*
  * Protect, per run: write-protect the victims and learn which were written
  * since their last protection (PAGEMAP_SCAN with PM_SCAN_WP_MATCHING reads
  * and protects each PTE in one step).  From here on every guest write
@@ -147,17 +118,6 @@ static void reclaim_protect(struct swapmode *sm, uint64_t *v, unsigned n)
 {
 	struct pages *p = &sm->pages;
 
-	if (sm->dirty == DIRTY_KVMLOG) {
-		/* KVM's log instead: every write since the copy, whatever the PTEs */
-		reclaim_harvest(sm);
-		for (unsigned k = 0; k < n; k++) {
-			pages_lock(p, v[k]);
-			if (reclaim_logged(sm, v[k]))
-				pages_set(p, v[k], pages_get(p, v[k]) | PAGE_DIRTY);
-			pages_unlock(p, v[k]);
-		}
-		return;
-	}
 	for (unsigned k = 0, len; k < n; k += len) {
 		uint64_t written;
 		int ret;
@@ -172,7 +132,7 @@ static void reclaim_protect(struct swapmode *sm, uint64_t *v, unsigned n)
 				reclaim_keep(sm, i, false);     /* unprotected: cannot evict safely */
 				continue;
 			}
-			if ((written & (1ull << m)) || sm->dirty == DIRTY_ALWAYS)
+			if (written & (1ull << m))
 				pages_set(p, i, pages_get(p, i) | PAGE_DIRTY);
 		}
 		reclaim_unlock_run(p, v + k, len);
@@ -217,7 +177,6 @@ static unsigned reclaim_prepare_writes(struct swapmode *sm, uint64_t *v, unsigne
 			} else {
 				p->slot[i] = (uint32_t)slot + 1;
 				pages_set(p, i, st & ~PAGE_DIRTY);
-				reclaim_log_clear(sm, i);
 				sm->reclaim.io[nio] = (struct swap_io){
 					.buf = sm->gm->alias + (i << PAGE_SHIFT_4K),
 					.slot = (uint64_t)slot,
@@ -301,20 +260,6 @@ static uint64_t reclaim_look(struct swapmode *sm, const uint64_t *v, unsigned le
 	uint64_t written = 0;
 
 	*zapped = 0;
-	if (sm->dirty == DIRTY_KVMLOG) {
-		/* zap, then read the log: a write since Prepare is in it */
-		for (unsigned m = 0, n; m < len; m += n) {
-			n = reclaim_stretch(cand, m, len);
-			if ((cand & (1ull << m)) && reclaim_zap(sm, v[m], n))
-				written |= reclaim_bits(m, n);
-		}
-		*zapped = cand;
-		reclaim_harvest(sm);
-		for (unsigned m = 0; m < len; m++)
-			if (reclaim_logged(sm, v[m]))
-				written |= 1ull << m;
-		return written & cand;
-	}
 	for (int pass = 0; pass < 2; pass++) {
 		uint64_t live = cand & ~written;
 

@@ -14,29 +14,8 @@
 #include "mmu/dirty.h"
 #include "vmm/json.h"
 
-/*
- * Measurement knobs (bench only; docs/ARCHITECTURE.md has the numbers that
- * chose the defaults): PV_SWAP_SWAPIN=copy|continue, PV_SWAP_ZERO=zeropage|copy,
- * PV_SWAP_DIRTY=wp|always|kvmlog, PV_SWAP_DIRECT=1|0 (O_DIRECT on the swap
- * file), PV_SWAP_SPIN_US=N (how long fault threads poll after a fault).
- */
-static int swapmode_knob(const char *name, const char *const *values, int n, int dflt)
-{
-	const char *v = getenv(name);
-
-	for (int k = 0; v && k < n; k++)
-		if (strcmp(v, values[k]) == 0)
-			return k;
-	return dflt;
-}
-
-static const char *const swapmode_swapin_names[] = { "copy", "continue" };
-static const char *const swapmode_zero_names[] = { "zeropage", "copy" };
-static const char *const swapmode_dirty_names[] = { "uffd-wp", "always", "kvm-dirty-log" };
-
 int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swapmode_params *p)
 {
-	static const char *const dirty_knob[] = { "wp", "always", "kvmlog" };
 	struct swapmode *sm;
 	int ret;
 
@@ -48,26 +27,14 @@ int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swa
 	sm->gm = gm;
 	sm->clock = p->clock;
 	sm->nr_threads = p->fault_threads ? p->fault_threads : 1;
-	sm->swapin = swapmode_knob("PV_SWAP_SWAPIN", swapmode_swapin_names, 2, SWAPIN_COPY);
-	sm->zero = swapmode_knob("PV_SWAP_ZERO", swapmode_zero_names, 2, ZERO_ZEROPAGE);
-	sm->dirty = swapmode_knob("PV_SWAP_DIRTY", dirty_knob, 3, DIRTY_WP);
-	sm->spin_ns = (getenv("PV_SWAP_SPIN_US") ? strtoull(getenv("PV_SWAP_SPIN_US"), NULL, 10) :
-		       SWAPMODE_SPIN_US) * 1000;
 	sm->uffd.fd = sm->uffd.stop_fd = -1;
 	sm->pagemap_fd = -1;
 	sm->swap.fd = -1;
 	if (pages_init(&sm->pages, gm->size >> PAGE_SHIFT_4K, p->limit_pages))
 		goto nomem;
-	if (sm->dirty == DIRTY_KVMLOG) {
-		sm->log = calloc((sm->pages.nr + 63) / 64, sizeof(*sm->log));
-		sm->logged = calloc((sm->pages.nr + 63) / 64, sizeof(*sm->logged));
-		if (!sm->log || !sm->logged)
-			goto nomem;
-	}
 	if (reclaim_init(sm))
 		goto nomem;
-	ret = swap_open(&sm->swap, p->dir, sm->pages.nr,
-			!getenv("PV_SWAP_DIRECT") || strcmp(getenv("PV_SWAP_DIRECT"), "0"));
+	ret = swap_open(&sm->swap, p->dir, sm->pages.nr, true);
 	if (ret) {
 		swapmode_destroy(sm);
 		return ret;
@@ -80,17 +47,6 @@ nomem:
 	fprintf(stderr, "vmm: swap mode: out of memory for the page state\n");
 	swapmode_destroy(sm);
 	return -ENOMEM;
-}
-
-bool swapmode_dirty_log(const struct swapmode *sm)
-{
-	return sm && sm->dirty == DIRTY_KVMLOG;
-}
-
-void swapmode_on_harvest(struct swapmode *sm, int (*fn)(void *, uint64_t *), void *opaque)
-{
-	sm->harvest = fn;
-	sm->harvest_opaque = opaque;
 }
 
 void swapmode_on_fatal(struct swapmode *sm, void (*fn)(void *, const char *), void *opaque)
@@ -230,8 +186,6 @@ void swapmode_destroy(struct swapmode *sm)
 	pages_destroy(&sm->pages);
 	if (sm->pagemap_fd >= 0)
 		close(sm->pagemap_fd);
-	free(sm->log);
-	free((void *)sm->logged);
 	if (sm->gm && sm->gm->swap == sm)
 		sm->gm->swap = NULL;
 	free(sm);
@@ -288,7 +242,7 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 		return ret;
 	}
 	uffd_continue(sm, (uintptr_t)sm->gm->guest_map + (i << PAGE_SHIFT_4K), PAGE_SIZE_4K,
-		      from_slot && !write && sm->dirty == DIRTY_WP);
+		      from_slot && !write);
 	pages_lock(p, i);
 	st = page_installed(pages_get(p, i), from_slot, sm->clock);
 	pages_set_idle(p, i, page_pinned(st, write, sm->clock));
@@ -363,9 +317,10 @@ void swapmode_json(struct json *j, struct swapmode *sm)
 	json_obj_begin(j, "uffd");
 	json_u64(j, "fault_threads", sm->nr_threads);
 	json_str(j, "aging", sm->clock ? "clock" : "off");
-	json_str(j, "swap_in_mode", swapmode_swapin_names[sm->swapin]);
-	json_str(j, "zero_fill_mode", swapmode_zero_names[sm->zero]);
-	json_str(j, "dirty_tracking", swapmode_dirty_names[sm->dirty]);
+	/* the measured choices (docs/ARCHITECTURE.md); the keys stay for readers of old reports */
+	json_str(j, "swap_in_mode", "copy");
+	json_str(j, "zero_fill_mode", "zeropage");
+	json_str(j, "dirty_tracking", "uffd-wp");
 	json_u64(j, "swap_direct_io", sm->swap.direct);
 	for (size_t k = 0; k < sizeof(swapmode_counter_keys) / sizeof(swapmode_counter_keys[0]); k++)
 		json_u64(j, swapmode_counter_keys[k].key, atomic_load((const atomic_uint_fast64_t *)

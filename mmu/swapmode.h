@@ -47,16 +47,6 @@ struct swapmode_params {
 	unsigned fault_threads; /* 1..SWAPMODE_MAX_THREADS */
 };
 
-/* How a swapped-out page comes back; how a never-touched page is filled. */
-enum swapmode_swapin { SWAPIN_COPY, SWAPIN_CONTINUE };
-enum swapmode_zero { ZERO_ZEROPAGE, ZERO_COPY };
-/*
- * Dirty tracking: uffd-wp (async) and the PTE's written bit; KVM's dirty log
- * (measured, not the default: see docs/ARCHITECTURE.md); or none (write every
- * victim).
- */
-enum swapmode_dirty { DIRTY_WP, DIRTY_ALWAYS, DIRTY_KVMLOG };
-
 struct swapmode_counters {
 	atomic_uint_fast64_t missing;   /* faults that found the page absent or swapped */
 	atomic_uint_fast64_t minor;     /* faults that found it in the memfd */
@@ -80,10 +70,6 @@ struct swapmode {
 	int pagemap_fd;         /* /proc/self/pagemap: PAGEMAP_SCAN */
 	bool clock;
 	unsigned nr_threads;
-	uint64_t spin_ns;       /* fault threads poll the uffd this long after a fault */
-	enum swapmode_swapin swapin;
-	enum swapmode_zero zero;
-	enum swapmode_dirty dirty;
 	bool started;
 	/* swap-ins for the VMM's own accesses (vCPU threads, one at a time) */
 	pthread_mutex_t vmm_ring_mu;
@@ -92,11 +78,6 @@ struct swapmode {
 	void (*fatal)(void *opaque, const char *msg);   /* guest data lost: end the VM */
 	void *fatal_opaque;
 	atomic_bool fatal_sent;
-	/* DIRTY_KVMLOG: KVM_GET_DIRTY_LOG into @log; bits ORed into @logged */
-	int (*harvest)(void *opaque, uint64_t *log);
-	void *harvest_opaque;
-	uint64_t *log;
-	_Atomic uint64_t *logged;       /* written per KVM's log, since the page's last copy */
 };
 
 /*
@@ -108,13 +89,6 @@ int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swa
 
 /* Who to tell when guest data is lost (a swap-in read failed): ends the VM. */
 void swapmode_on_fatal(struct swapmode *sm, void (*fn)(void *, const char *), void *opaque);
-
-/*
- * Whether the memory slot must log dirty pages (KVM_MEM_LOG_DIRTY_PAGES), and
- * how to read the log (a bitmap of one bit per page, cleared by reading).
- */
-bool swapmode_dirty_log(const struct swapmode *sm);
-void swapmode_on_harvest(struct swapmode *sm, int (*fn)(void *, uint64_t *), void *opaque);
 
 /* Account pre-run pages, register userfaultfd, start the threads.  0 or -errno. */
 int swapmode_start(struct swapmode *sm);

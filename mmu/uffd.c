@@ -32,8 +32,6 @@
 #define UFFD_MSGS       8       /* events read at once */
 #define UFFD_EAGAIN_MAX 100000  /* an EAGAIN storm is an error, not a loop forever */
 
-static const uint8_t uffd_zero_page[4096] __attribute__((aligned(4096)));
-
 /* userfaultfd(2), or /dev/userfaultfd where the syscall is restricted */
 static int uffd_new(void)
 {
@@ -158,8 +156,6 @@ static int uffd_zero(struct swapmode *sm, uint64_t addr)
 {
 	struct uffdio_zeropage z = { .range = { .start = addr, .len = 4096 } };
 
-	if (sm->zero == ZERO_COPY)
-		return uffd_copy(sm, addr, uffd_zero_page, false);
 	return uffd_resolve(sm, UFFDIO_ZEROPAGE, &z, addr, 4096);
 }
 
@@ -176,13 +172,6 @@ static int uffd_swap_in(struct swapmode *sm, struct uffd_worker *w, uint64_t i, 
 	struct io_uring *ring = w->ring_ok ? &w->ring : NULL;
 	int ret;
 
-	if (sm->swapin == SWAPIN_CONTINUE) {
-		/* the read allocates the page through the alias; then map it */
-		ret = swap_read(&sm->swap, ring, alias, slot);
-		if (!ret)
-			ret = uffd_continue(sm, addr, 4096, wp);
-		return ret < 0 ? ret : 0;
-	}
 	ret = swap_read(&sm->swap, ring, w->bounce, slot);
 	if (ret == -ESHUTDOWN)
 		w->abandoned = true;    /* the read may still land in bounce */
@@ -215,7 +204,7 @@ static void uffd_serve_minor(struct swapmode *sm, uint64_t i, uint64_t addr, uin
 	pages_set(&sm->pages, i, st);
 	/* one being written back, and a clean one, stay write-protected: writes show */
 	ret = uffd_continue(sm, addr, 4096, page_kind(st) == PAGE_EVICTING ||
-			    (!(st & PAGE_DIRTY) && sm->dirty == DIRTY_WP));
+			    !(st & PAGE_DIRTY));
 	pages_unlock(&sm->pages, i);
 	if (ret < 0)
 		swapmode_fatal(sm, "UFFDIO_CONTINUE at gpa 0x%llx: %s",
@@ -236,7 +225,7 @@ static void uffd_serve_missing(struct swapmode *sm, struct uffd_worker *w, uint6
 {
 	bool from_slot = page_kind(st) == PAGE_SWAPPED;
 	/* a clean page is write-protected, unless the fault is a write: dirty at once */
-	bool wp = sm->dirty == DIRTY_WP && !write;
+	bool wp = !write;
 	uint64_t slot = sm->pages.slot[i] - 1;
 	int ret;
 
@@ -307,7 +296,7 @@ void uffd_serve(struct swapmode *sm, struct uffd_worker *w, uint64_t addr, uint6
 }
 
 /*
- * The next events: for sm->spin_ns after the last fault served, by reading
+ * The next events: for SWAPMODE_SPIN_US after the last fault served, by reading
  * the (non-blocking) uffd in a loop -- faults come in bursts, and a thread
  * woken from poll() on this nested host takes ~15 us longer to resolve one
  * (docs/ARCHITECTURE.md) -- then by poll().  0 when told to stop.
@@ -322,7 +311,7 @@ static ssize_t uffd_next(struct uffd_worker *w, struct uffd_msg *msg, size_t len
 	ssize_t n;
 
 	for (;;) {
-		if (sm->spin_ns && swapmode_now_ns() - last < sm->spin_ns) {
+		if (swapmode_now_ns() - last < SWAPMODE_SPIN_US * 1000ull) {
 			n = read(sm->uffd.fd, msg, len);
 			if (n >= 0 || (errno != EAGAIN && errno != EINTR))
 				return n;

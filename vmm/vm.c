@@ -74,21 +74,11 @@ static void vm_swap_fatal(void *opaque, const char *msg)
 	vm_kick_vcpus(vm);
 }
 
-/* KVM_GET_DIRTY_LOG of RAM's slot, for swap mode's measured alternative to uffd-wp. */
-static int vm_swap_harvest(void *opaque, uint64_t *log)
-{
-	struct vm *vm = opaque;
-	struct kvm_dirty_log d = { .slot = 0, .dirty_bitmap = log };
-
-	return kvm_ioctl_checked(vm->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0 ? -EIO : 0;
-}
-
 int vm_swap_start(struct vm *vm)
 {
 	if (!vm->swap)
 		return 0;
 	swapmode_on_fatal(vm->swap, vm_swap_fatal, vm);
-	swapmode_on_harvest(vm->swap, vm_swap_harvest, vm);
 	return swapmode_start(vm->swap);
 }
 
@@ -117,7 +107,6 @@ int vm_create_kvm(struct vm *vm)
 		.guest_phys_addr = 0,
 		.memory_size = vm->mem.size,
 		.userspace_addr = (uintptr_t)vm->mem.guest_map,
-		.flags = swapmode_dirty_log(vm->swap) ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 	};
 	int ret;
 
