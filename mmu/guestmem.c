@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "mmu/guestmem.h"
 
-#include "mmu/swapmode.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,13 +113,18 @@ void *guestmem_get(const struct guestmem *gm, uint64_t gpa, uint64_t len, bool w
 {
 	void *p = guestmem_hva(gm, gpa, len);
 
-	if (!p || !gm->swap || !len)
+	if (!p || !gm->pager.get || !len)
 		return p;
-	return swapmode_get(gm->swap, gpa, len, write) ? NULL : p;
+	return gm->pager.get(gm->pager.ctx, gpa, len, write) ? NULL : p;
 }
 
 void guestmem_put(const struct guestmem *gm, uint64_t gpa, uint64_t len)
 {
-	if (gm->swap && len && guestmem_range_ok(gm->size, gpa, len))
-		swapmode_put(gm->swap, gpa, len);
+	if (gm->pager.put && len && guestmem_range_ok(gm->size, gpa, len))
+		gm->pager.put(gm->pager.ctx, gpa, len);
+}
+
+void guestmem_set_pager(struct guestmem *gm, const struct guestmem_pager *pager)
+{
+	gm->pager = pager ? *pager : (struct guestmem_pager){ 0 };
 }

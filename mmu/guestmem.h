@@ -14,14 +14,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct swapmode;
+/*
+ * Who keeps guest RAM resident for the VMM's accesses while the guest runs
+ * (swap mode); without one, all of RAM always is.  get makes [gpa, gpa +
+ * len) resident and pinned (0 or -errno), put unpins it.
+ */
+struct guestmem_pager {
+	int (*get)(void *ctx, uint64_t gpa, uint64_t len, bool write);
+	void (*put)(void *ctx, uint64_t gpa, uint64_t len);
+	void *ctx;
+};
 
 struct guestmem {
 	int memfd;              /* -1 with --anon-ram */
 	uint64_t size;          /* bytes, a multiple of the host page size */
 	uint8_t *guest_map;     /* for KVM_SET_USER_MEMORY_REGION */
 	uint8_t *alias;         /* for the VMM */
-	struct swapmode *swap;  /* set while swap mode runs: guestmem_get goes through it */
+	struct guestmem_pager pager;    /* get == NULL: none */
 };
 
 /* Create a memfd of @size bytes and both mappings.  Returns 0 or -errno. */
@@ -29,6 +38,12 @@ int guestmem_init(struct guestmem *gm, uint64_t size);
 
 /* --anon-ram: one private anonymous mapping of @size bytes, no memfd.  0 or -errno. */
 int guestmem_init_anon(struct guestmem *gm, uint64_t size);
+
+/*
+ * Route guestmem_get/put through @pager from now on (NULL: no pager).  The
+ * caller sets it once the pager runs and clears it before the pager goes.
+ */
+void guestmem_set_pager(struct guestmem *gm, const struct guestmem_pager *pager);
 
 /* Unmap both views and close the memfd.  Safe on a zeroed struct. */
 void guestmem_destroy(struct guestmem *gm);

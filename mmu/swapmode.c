@@ -146,7 +146,6 @@ int swapmode_start(struct swapmode *sm)
 	ret = swapmode_account_loaded(sm);
 	if (ret)
 		return ret;
-	sm->gm->swap = sm;
 	sm->started = true;
 	ret = reclaim_start(sm);
 	if (!ret)
@@ -186,8 +185,6 @@ void swapmode_destroy(struct swapmode *sm)
 	pages_destroy(&sm->pages);
 	if (sm->pagemap_fd >= 0)
 		close(sm->pagemap_fd);
-	if (sm->gm && sm->gm->swap == sm)
-		sm->gm->swap = NULL;
 	free(sm);
 }
 
@@ -253,8 +250,9 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 	return 0;
 }
 
-void swapmode_put(struct swapmode *sm, uint64_t gpa, uint64_t len)
+static void swapmode_put(void *ctx, uint64_t gpa, uint64_t len)
 {
+	struct swapmode *sm = ctx;
 	struct pages *p = &sm->pages;
 
 	for (uint64_t i = gpa >> PAGE_SHIFT_4K; i <= (gpa + len - 1) >> PAGE_SHIFT_4K; i++) {
@@ -264,8 +262,9 @@ void swapmode_put(struct swapmode *sm, uint64_t gpa, uint64_t len)
 	}
 }
 
-int swapmode_get(struct swapmode *sm, uint64_t gpa, uint64_t len, bool write)
+static int swapmode_get(void *ctx, uint64_t gpa, uint64_t len, bool write)
 {
+	struct swapmode *sm = ctx;
 	uint64_t first = gpa >> PAGE_SHIFT_4K, last = (gpa + len - 1) >> PAGE_SHIFT_4K;
 
 	for (uint64_t i = first; i <= last; i++) {
@@ -278,6 +277,11 @@ int swapmode_get(struct swapmode *sm, uint64_t gpa, uint64_t len, bool write)
 		}
 	}
 	return 0;
+}
+
+struct guestmem_pager swapmode_pager(struct swapmode *sm)
+{
+	return (struct guestmem_pager){ .get = swapmode_get, .put = swapmode_put, .ctx = sm };
 }
 
 static void swapmode_json_lat(struct json *j, const char *name, const struct lathist *h)

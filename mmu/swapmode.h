@@ -7,7 +7,7 @@
  * thread (mmu/reclaim.c) ages pages by zapping their host PTEs (CLOCK) and
  * writes cold ones to the swap file (mmu/swap.c) before punching them out
  * of the memfd.  The VMM's own accesses go through guestmem_get/put, which
- * land in swapmode_get/put.  docs/ARCHITECTURE.md has the states, the
+ * go through swapmode_pager().  docs/ARCHITECTURE.md has the states, the
  * threads and the ordering rules.
  *
  * Steps, in this order: swapmode_create() (makes the swap file: before the
@@ -108,13 +108,14 @@ void swapmode_stop(struct swapmode *sm);
 void swapmode_destroy(struct swapmode *sm);
 
 /*
- * guestmem_get/put in swap mode, for [gpa, gpa + len) already checked to
- * lie inside RAM with len > 0: make every page resident (swapping in
- * synchronously), pin it, and mark it dirty when @write.  Returns 0, or
- * -errno when a swap-in failed (nothing stays pinned).
+ * The pager for guestmem_get/put in swap mode (guestmem_set_pager: set it
+ * after swapmode_start, clear it before swapmode_destroy).  get, for [gpa,
+ * gpa + len) already checked to lie inside RAM with len > 0, makes every
+ * page resident (swapping in synchronously), pins it, and marks it dirty
+ * when write; it fails with -errno when a swap-in failed (nothing stays
+ * pinned).
  */
-int swapmode_get(struct swapmode *sm, uint64_t gpa, uint64_t len, bool write);
-void swapmode_put(struct swapmode *sm, uint64_t gpa, uint64_t len);
+struct guestmem_pager swapmode_pager(struct swapmode *sm);
 
 /* A thread with every signal blocked (signals belong to the main and vCPU threads). */
 int swapmode_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *what);

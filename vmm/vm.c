@@ -76,10 +76,18 @@ static void vm_swap_fatal(void *opaque, const char *msg)
 
 int vm_swap_start(struct vm *vm)
 {
+	struct guestmem_pager pager;
+	int ret;
+
 	if (!vm->swap)
 		return 0;
 	swapmode_on_fatal(vm->swap, vm_swap_fatal, vm);
-	return swapmode_start(vm->swap);
+	ret = swapmode_start(vm->swap);
+	if (ret)
+		return ret;
+	pager = swapmode_pager(vm->swap);
+	guestmem_set_pager(&vm->mem, &pager);   /* the VMM's accesses now page in */
+	return 0;
 }
 
 /* --pv-mmu, for the FDT and the reports (a test's hand-made config has none) */
@@ -275,6 +283,7 @@ void vm_destroy(struct vm *vm)
 	vm->kvm_fd = vm->vm_fd = vm->vm_stats_fd = -1;
 	iobus_destroy(&vm->bus);
 	pvmmu_destroy(&vm->pvmmu);
+	guestmem_set_pager(&vm->mem, NULL);
 	swapmode_destroy(vm->swap);     /* before RAM: unregisters it, closes (frees) the swap file */
 	vm->swap = NULL;
 	guestmem_destroy(&vm->mem);

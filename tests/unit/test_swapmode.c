@@ -39,6 +39,7 @@ static void on_fatal(void *opaque, const char *msg)
 /* Set up swap mode over fresh RAM with the swap file in @where (NULL: a temp dir). */
 static bool start(const char *where, bool clock, unsigned threads)
 {
+	struct guestmem_pager pager;
 	struct swapmode_params p = {
 		.dir = NULL, .limit_pages = LIMIT, .clock = clock, .fault_threads = threads,
 	};
@@ -57,11 +58,14 @@ static bool start(const char *where, bool clock, unsigned threads)
 		printf("SKIP: swap mode cannot start here (userfaultfd or PAGEMAP_SCAN missing)\n");
 		return false;
 	}
+	pager = swapmode_pager(sm);
+	guestmem_set_pager(&gm, &pager);
 	return true;
 }
 
 static void finish(void)
 {
+	guestmem_set_pager(&gm, NULL);
 	swapmode_destroy(sm);
 	sm = NULL;
 	ck_assert_int_eq(testutil_dir_entries(path), 0);    /* the swap file never had a name there */
