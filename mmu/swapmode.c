@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +11,6 @@
 #include <unistd.h>
 
 #include "mmu/dirty.h"
-#include "vmm/json.h"
 
 int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swapmode_params *p)
 {
@@ -284,25 +282,9 @@ struct guestmem_pager swapmode_pager(struct swapmode *sm)
 	return (struct guestmem_pager){ .get = swapmode_get, .put = swapmode_put, .ctx = sm };
 }
 
-static void swapmode_json_lat(struct json *j, const char *name, const struct lathist *h)
-{
-	uint64_t log2[LATHIST_LOG2_MAX + 1];
-	unsigned used = lathist_log2(h, log2);
-
-	json_obj_begin(j, name);
-	json_u64(j, "count", atomic_load(&h->count));
-	json_u64(j, "ns_total", atomic_load(&h->ns_total));
-	json_u64(j, "p50_ns", lathist_percentile(h, 50));
-	json_u64(j, "p99_ns", lathist_percentile(h, 99));
-	json_arr_begin(j, "hist_log2_ns");
-	for (unsigned e = 0; e < used; e++)
-		json_u64(j, NULL, log2[e]);
-	json_arr_end(j);
-	json_obj_end(j);
-}
-
-/* The plain counters of the "uffd" object, in order. */
 #define SWAPMODE_COUNTER(name) { #name, offsetof(struct swapmode_counters, name) }
+
+/* The counters of "uffd", in the order of the report. */
 static const struct {
 	const char *key;
 	size_t off;
@@ -314,59 +296,34 @@ static const struct {
 	SWAPMODE_COUNTER(eagain), SWAPMODE_COUNTER(swap_errors),
 };
 
-void swapmode_json(struct json *j, struct swapmode *sm)
+unsigned swapmode_metrics(const struct swapmode *sm, struct metric *m, unsigned max)
 {
 	const struct swapmode_counters *c = &sm->c;
+	const struct pages *p = &sm->pages;
+	unsigned n = 0;
 
-	json_obj_begin(j, "uffd");
-	json_u64(j, "fault_threads", sm->nr_threads);
-	json_str(j, "aging", sm->clock ? "clock" : "off");
+#define PUT(x) do { if (n < max) m[n] = (x); n++; } while (0)
+	PUT(METRIC_U64_AT("uffd", "fault_threads", sm->nr_threads));
+	PUT(METRIC_STR_AT("uffd", "aging", sm->clock ? "clock" : "off"));
 	/* the measured choices (docs/ARCHITECTURE.md); the keys stay for readers of old reports */
-	json_str(j, "swap_in_mode", "copy");
-	json_str(j, "zero_fill_mode", "zeropage");
-	json_str(j, "dirty_tracking", "uffd-wp");
-	json_u64(j, "swap_direct_io", sm->swap.direct);
+	PUT(METRIC_STR_AT("uffd", "swap_in_mode", "copy"));
+	PUT(METRIC_STR_AT("uffd", "zero_fill_mode", "zeropage"));
+	PUT(METRIC_STR_AT("uffd", "dirty_tracking", "uffd-wp"));
+	PUT(METRIC_U64_AT("uffd", "swap_direct_io", sm->swap.direct));
 	for (size_t k = 0; k < sizeof(swapmode_counter_keys) / sizeof(swapmode_counter_keys[0]); k++)
-		json_u64(j, swapmode_counter_keys[k].key, atomic_load((const atomic_uint_fast64_t *)
-			 ((const char *)c + swapmode_counter_keys[k].off)));
-	json_obj_begin(j, "latency");
-	swapmode_json_lat(j, "zero_fill", &c->lat_zero);
-	swapmode_json_lat(j, "swap_in", &c->lat_swap_in);
-	swapmode_json_lat(j, "minor", &c->lat_minor);
-	json_obj_end(j);
-	json_obj_end(j);
-
-	json_obj_begin(j, "mem");
-	json_u64(j, "limit_pages", sm->pages.limit);
-	json_u64(j, "high_pages", sm->pages.high);
-	json_u64(j, "low_pages", sm->pages.low);
-	json_u64(j, "resident_pages", atomic_load(&sm->pages.resident));
-	json_u64(j, "resident_peak_pages", atomic_load(&sm->pages.peak));
-	json_u64(j, "limit_gave_way", atomic_load(&sm->pages.gave_way));
-	json_u64(j, "swap_slots_used", atomic_load(&sm->swap.used));
-	json_obj_end(j);
-}
-
-void swapmode_print(FILE *f, struct swapmode *sm)
-{
-	const struct swapmode_counters *c = &sm->c;
-
-	fprintf(f, "uffd (%u fault threads, aging %s): missing %" PRIuFAST64 " (zero-fill %"
-		PRIuFAST64 ", swap-in %" PRIuFAST64 "), minor %" PRIuFAST64 ", zap %" PRIuFAST64
-		", swap-out %" PRIuFAST64 " (clean skipped %" PRIuFAST64 ", cancelled %" PRIuFAST64
-		"), eexist %" PRIuFAST64 ", eagain %" PRIuFAST64 ", swap errors %" PRIuFAST64 "\n",
-		sm->nr_threads, sm->clock ? "clock" : "off", atomic_load(&c->missing),
-		atomic_load(&c->zero_fill), atomic_load(&c->swap_in), atomic_load(&c->minor),
-		atomic_load(&c->zap), atomic_load(&c->swap_out),
-		atomic_load(&c->swap_out_skipped_clean), atomic_load(&c->evict_cancelled),
-		atomic_load(&c->eexist), atomic_load(&c->eagain), atomic_load(&c->swap_errors));
-	fprintf(f, "uffd latency p50/p99 ns: zero-fill %" PRIu64 "/%" PRIu64 ", swap-in %" PRIu64
-		"/%" PRIu64 ", minor %" PRIu64 "/%" PRIu64 "\n",
-		lathist_percentile(&c->lat_zero, 50), lathist_percentile(&c->lat_zero, 99),
-		lathist_percentile(&c->lat_swap_in, 50), lathist_percentile(&c->lat_swap_in, 99),
-		lathist_percentile(&c->lat_minor, 50), lathist_percentile(&c->lat_minor, 99));
-	fprintf(f, "mem: limit %" PRIu64 " pages, resident %" PRIuFAST64 ", peak %" PRIuFAST64
-		", over the limit %" PRIuFAST64 " times, swap slots %" PRIuFAST64 "\n",
-		sm->pages.limit, atomic_load(&sm->pages.resident), atomic_load(&sm->pages.peak),
-		atomic_load(&sm->pages.gave_way), atomic_load(&sm->swap.used));
+		PUT(METRIC_U64_AT("uffd", swapmode_counter_keys[k].key,
+				  atomic_load((const atomic_uint_fast64_t *)
+					      ((const char *)c + swapmode_counter_keys[k].off))));
+	PUT(METRIC_LAT_AT("uffd.latency", "zero_fill", &c->lat_zero));
+	PUT(METRIC_LAT_AT("uffd.latency", "swap_in", &c->lat_swap_in));
+	PUT(METRIC_LAT_AT("uffd.latency", "minor", &c->lat_minor));
+	PUT(METRIC_U64_AT("mem", "limit_pages", p->limit));
+	PUT(METRIC_U64_AT("mem", "high_pages", p->high));
+	PUT(METRIC_U64_AT("mem", "low_pages", p->low));
+	PUT(METRIC_U64_AT("mem", "resident_pages", atomic_load(&p->resident)));
+	PUT(METRIC_U64_AT("mem", "resident_peak_pages", atomic_load(&p->peak)));
+	PUT(METRIC_U64_AT("mem", "limit_gave_way", atomic_load(&p->gave_way)));
+	PUT(METRIC_U64_AT("mem", "swap_slots_used", atomic_load(&sm->swap.used)));
+#undef PUT
+	return n;
 }

@@ -30,12 +30,12 @@
 
 #include "mmu/guestmem.h"
 #include "mmu/lathist.h"
+#include "mmu/metric.h"
 #include "mmu/pages.h"
 #include "mmu/reclaim.h"
 #include "mmu/swap.h"
 #include "mmu/uffd.h"
 
-struct json;
 
 #define SWAPMODE_MAX_THREADS 8
 #define SWAPMODE_SPIN_US     200        /* see uffd_next() */
@@ -131,8 +131,12 @@ static inline uint64_t swapmode_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The "uffd" and "mem" objects of the JSON report; the table lines. */
-void swapmode_json(struct json *j, struct swapmode *sm);
-void swapmode_print(FILE *f, struct swapmode *sm);
+#define SWAPMODE_METRICS_MAX 40
+
+/*
+ * The metrics of the "uffd" and "mem" objects of the report, into @m (room
+ * for @max; SWAPMODE_METRICS_MAX is enough).  Returns how many there are.
+ */
+unsigned swapmode_metrics(const struct swapmode *sm, struct metric *m, unsigned max);
 
 #endif

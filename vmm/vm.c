@@ -19,6 +19,7 @@
 #include "vmm/json.h"
 #include "vmm/kvm.h"
 #include "vmm/kvmstats.h"
+#include "vmm/metrics.h"
 #include "vmm/vcpu.h"
 
 int vm_init(struct vm *vm, const struct vm_config *cfg, FILE *console)
@@ -355,8 +356,11 @@ int vm_write_json(struct vm *vm, FILE *f, uint64_t wall_ns)
 	json_u64(&j, "bad", atomic_load(&vm->hc.bad));
 	json_obj_end(&j);
 	pvmmu_json(&j, &vm->pvmmu, vm_pv_mmu(vm));
-	if (vm->swap)
-		swapmode_json(&j, vm->swap);
+	if (vm->swap) {
+		struct metric m[SWAPMODE_METRICS_MAX];
+
+		metrics_json(&j, m, swapmode_metrics(vm->swap, m, SWAPMODE_METRICS_MAX));
+	}
 
 	json_obj_begin(&j, "kvm");
 	json_obj_begin(&j, "vm");
@@ -407,7 +411,10 @@ void vm_print_table(struct vm *vm, FILE *f, uint64_t wall_ns)
 		atomic_load(&vm->hc.bad));
 	if (vm->pvmmu.c.doorbells)
 		pvmmu_print(f, &vm->pvmmu, vm_pv_mmu(vm));
-	if (vm->swap)
-		swapmode_print(f, vm->swap);
+	if (vm->swap) {
+		struct metric m[SWAPMODE_METRICS_MAX];
+
+		metrics_print(f, m, swapmode_metrics(vm->swap, m, SWAPMODE_METRICS_MAX));
+	}
 	stats_destroy(&all);
 }

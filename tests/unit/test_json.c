@@ -6,6 +6,7 @@
 
 #include "testutil.h"
 #include "vmm/json.h"
+#include "vmm/metrics.h"
 
 /* Squeeze out the writer's newlines and indentation for comparison. */
 static void squeeze(char *s)
@@ -85,6 +86,48 @@ START_TEST(escaping_invalid_utf8)
 }
 END_TEST
 
+/* mmu/'s metric lists: objects opened and closed by path, the table one line per path. */
+START_TEST(metric_lists)
+{
+	static struct lathist h;
+	struct metric m[] = {
+		METRIC_U64_AT("uffd", "a", 1),
+		METRIC_STR_AT("uffd", "mode", "x\x1b"),
+		METRIC_LAT_AT("uffd.latency", "swap_in", &h),
+		METRIC_U64_AT("uffd.latency.deep", "d", 4),
+		METRIC_U64_AT("mem", "b", 2),
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct json j;
+
+	lathist_add(&h, 1000);
+	json_init(&j, f);
+	json_obj_begin(&j, NULL);
+	metrics_json(&j, m, 5);
+	json_obj_end(&j);
+	ck_assert_int_eq(json_finish(&j), 0);
+	fclose(f);
+	ck_assert_str_eq(buf, "{\n  \"uffd\": {\n    \"a\": 1,\n    \"mode\": \"x\\u001b\",\n"
+			 "    \"latency\": {\n      \"swap_in\": {\n        \"count\": 1,\n"
+			 "        \"ns_total\": 1000,\n        \"p50_ns\": 1008,\n"
+			 "        \"p99_ns\": 1008,\n        \"hist_log2_ns\": [\n"
+			 "          0,\n          0,\n          0,\n          0,\n          0,\n"
+			 "          0,\n          0,\n          0,\n          0,\n          1\n"
+			 "        ]\n      },\n      \"deep\": {\n        \"d\": 4\n      }\n"
+			 "    }\n  },\n  \"mem\": {\n    \"b\": 2\n  }\n}\n");
+	free(buf);
+
+	f = open_memstream(&buf, &len);
+	metrics_print(f, m, 5);
+	fclose(f);
+	ck_assert_str_eq(buf, "uffd: a 1, mode x\x1b\nuffd.latency: swap_in p50/p99 1008/1008 ns (1)\n"
+			 "uffd.latency.deep: d 4\nmem: b 2\n");
+	free(buf);
+}
+END_TEST
+
 START_TEST(fixed_point)
 {
 	static const struct { int64_t v; unsigned d; const char *want; } cases[] = {
@@ -135,6 +178,7 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, structure);
 	tcase_add_test(tc, escaping);
 	tcase_add_test(tc, escaping_invalid_utf8);
+	tcase_add_test(tc, metric_lists);
 	tcase_add_test(tc, fixed_point);
 	tcase_add_test(tc, misuse_reported);
 	suite_add_tcase(s, tc);
