@@ -28,11 +28,9 @@ int pages_init(struct pages *p, uint64_t nr, uint64_t limit)
 	memset(p, 0, sizeof(*p));
 	/* large callocs are fresh mappings: untouched parts cost nothing */
 	p->st = calloc(nr, sizeof(*p->st));
-	p->slot = calloc(nr, sizeof(*p->slot));
 	p->stripe = calloc(PAGES_STRIPES, sizeof(*p->stripe));
-	if (!p->st || !p->slot || !p->stripe) {
+	if (!p->st || !p->stripe) {
 		free(p->st);
-		free(p->slot);
 		free(p->stripe);
 		memset(p, 0, sizeof(*p));
 		return -ENOMEM;
@@ -62,7 +60,6 @@ void pages_destroy(struct pages *p)
 	pthread_cond_destroy(&p->room);
 	pthread_cond_destroy(&p->work);
 	free(p->st);
-	free(p->slot);
 	free(p->stripe);
 	memset(p, 0, sizeof(*p));
 }

@@ -7,18 +7,19 @@
  *
  *   ABSENT    never touched: a hole in the memfd, no swap copy
  *   RESIDENT  in the memfd (REF: touched since the hand last passed; AGE: see
- *             PAGE_AGE_SHIFT; DIRTY:
- *             its content may differ from its swap slot, or it has none)
+ *             PAGE_AGE_SHIFT; DIRTY: its content may differ from its swap
+ *             slot, or it has none)
  *   EVICTING  chosen by reclaim: write-protected, write-back in flight; the
  *             guest may still read it; the memfd still holds it
- *   SWAPPED   data only in its slot, a hole in the memfd
+ *   SWAPPED   data only in its slot, a hole in the memfd (always with COPY)
  *
  * BUSY marks a page a thread is installing (zero-fill or swap-in) with its
  * lock dropped: everyone else waits on the page's stripe.  PINS count VMM
- * users (guestmem_get) holding it resident.  slot[] is the page's swap slot
- * + 1 (0: none), read and written under the page lock.
+ * users (guestmem_get) holding it resident.  COPY: the page's slot in the
+ * swap file (slot i for page i) holds a copy of it -- the content, unless
+ * DIRTY says the page changed since.
  *
- * Kind, flags and slot change only under the page lock (a striped mutex);
+ * Kind and flags change only under the page lock (a striped mutex);
  * the word is atomic so that the reclaim hand can skip pages without it.
  * Resident pages are those occupying memfd memory: RESIDENT + EVICTING.
  */
@@ -39,6 +40,7 @@ enum page_kind { PAGE_ABSENT = 0, PAGE_RESIDENT = 1, PAGE_EVICTING = 2, PAGE_SWA
 #define PAGE_REF        0x4u
 #define PAGE_DIRTY      0x8u
 #define PAGE_BUSY       0x10u
+#define PAGE_COPY       0x80u
 /*
  * CLOCK age (2 bits).  The guest's accesses are invisible while a page is
  * mapped; the hand learns of one only by zapping the page (watching it) and
@@ -156,7 +158,6 @@ struct pages_stripe {
 struct pages {
 	uint64_t nr;                    /* 4 KiB pages of guest RAM */
 	_Atomic uint32_t *st;           /* [nr] */
-	uint32_t *slot;                 /* [nr] slot + 1; 0: none */
 	struct pages_stripe *stripe;    /* [PAGES_STRIPES] */
 
 	uint64_t limit, high, low;      /* pages: hard limit and reclaim watermarks */

@@ -99,9 +99,9 @@ static void reclaim_keep(struct swapmode *sm, uint64_t i, bool stale)
 	struct pages *p = &sm->pages;
 	uint32_t st = page_kept(pages_get(p, i), stale);
 
-	if ((st & PAGE_DIRTY) && p->slot[i]) {
-		swap_slot_free(&sm->swap, p->slot[i] - 1);
-		p->slot[i] = 0;
+	if ((st & PAGE_DIRTY) && (st & PAGE_COPY)) {
+		swap_slot_drop(&sm->swap, i);
+		st &= ~PAGE_COPY;
 	}
 	pages_set(p, i, st);
 	if (!sm->clock)
@@ -142,10 +142,11 @@ static void reclaim_protect(struct swapmode *sm, uint64_t *v, unsigned n)
 }
 
 /*
- * Prepare: give each dirty victim (or one without a copy) a fresh slot (its
- * old copy is stale: freed), clear DIRTY -- after Protect,
- * so a later write shows -- and queue its write.  @io_of[k] is the io of
- * victim k or -1.  Pinned victims are kept.  Returns the number of ios.
+ * Prepare: each dirty victim (or one without a copy) takes its slot, loses
+ * DIRTY -- after Protect, so a later write shows -- and is queued for
+ * writing; consecutive pages go in one run (one write).  @io_of[k] is the
+ * run of victim k or -1.  Pinned victims are kept.  Returns the number of
+ * runs.
  */
 static unsigned reclaim_prepare_writes(struct swapmode *sm, uint64_t *v, unsigned n, int *io_of)
 {
@@ -154,8 +155,8 @@ static unsigned reclaim_prepare_writes(struct swapmode *sm, uint64_t *v, unsigne
 
 	for (unsigned k = 0; k < n; k++) {
 		uint64_t i = v[k];
+		struct swap_io *last = nio ? &sm->reclaim.io[nio - 1] : NULL;
 		uint32_t st;
-		int64_t slot;
 
 		io_of[k] = -1;
 		pages_lock(p, i);
@@ -167,22 +168,20 @@ static unsigned reclaim_prepare_writes(struct swapmode *sm, uint64_t *v, unsigne
 		if (page_pins(st)) {
 			reclaim_keep(sm, i, false);
 			atomic_fetch_add_explicit(&sm->c.evict_cancelled, 1, memory_order_relaxed);
-		} else if ((st & PAGE_DIRTY) || !p->slot[i]) {
-			if (p->slot[i])
-				swap_slot_free(&sm->swap, p->slot[i] - 1);
-			p->slot[i] = 0;
-			slot = swap_slot_alloc(&sm->swap);
-			if (slot < 0) {
-				reclaim_keep(sm, i, true);
+		} else if ((st & PAGE_DIRTY) || !(st & PAGE_COPY)) {
+			if (!(st & PAGE_COPY))
+				swap_slot_take(&sm->swap, i);
+			pages_set(p, i, (st & ~PAGE_DIRTY) | PAGE_COPY);
+			if (last && last->first + last->n == i) {
+				last->n++;
 			} else {
-				p->slot[i] = (uint32_t)slot + 1;
-				pages_set(p, i, st & ~PAGE_DIRTY);
-				sm->reclaim.io[nio] = (struct swap_io){
+				sm->reclaim.io[nio++] = (struct swap_io){
 					.buf = sm->gm->alias + (i << PAGE_SHIFT_4K),
-					.slot = (uint64_t)slot,
+					.first = i,
+					.n = 1,
 				};
-				io_of[k] = (int)nio++;
 			}
+			io_of[k] = (int)nio - 1;
 		}
 		pages_unlock(p, i);
 	}
@@ -199,7 +198,9 @@ static void reclaim_write(struct swapmode *sm, unsigned nio)
 	if (!nio)
 		return;
 	failed = swap_write_batch(&sm->swap, r->ring_ok ? &r->ring : NULL, r->io, nio);
-	atomic_fetch_add_explicit(&sm->c.swap_out, nio - failed, memory_order_relaxed);
+	for (unsigned k = 0; k < nio; k++)
+		if (!r->io[k].res)
+			atomic_fetch_add_explicit(&sm->c.swap_out, r->io[k].n, memory_order_relaxed);
 	if (!failed) {
 		r->backoff_ms = 0;
 		atomic_store(&sm->swap.failing, false);
@@ -210,7 +211,7 @@ static void reclaim_write(struct swapmode *sm, unsigned nio)
 		err = r->io[k].res;
 	if (atomic_load(&sm->swap.abort))
 		return;         /* stopping: the pages stay resident, nothing failed */
-	atomic_fetch_add(&sm->c.swap_errors, failed);
+	atomic_fetch_add(&sm->c.swap_errors, failed);     /* failed runs */
 	swap_report(&sm->swap, "write", err, "keeping pages resident");
 	atomic_store(&sm->swap.failing, true);
 	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : RECLAIM_BACKOFF_MIN_MS;

@@ -85,25 +85,22 @@ int swap_open(struct swap *s, const char *dir, uint64_t nr_slots, bool direct)
 	fl = fcntl(fd, F_GETFL);
 	s->direct = direct && fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
 
-	s->bitmap = calloc((nr_slots + 63) / 64, sizeof(uint64_t));
 	s->sum = calloc(nr_slots, sizeof(uint64_t));
 	s->path = strdup(dir);
-	if (!s->bitmap || !s->sum || !s->path) {
+	if (!s->sum || !s->path) {
 		ret = -ENOMEM;
 		fprintf(stderr, "vmm: --swap %s: out of memory for the slot map\n", dir);
 		goto err_free;
 	}
-	pthread_mutex_init(&s->mu, NULL);
 	s->key = checksum_key();
 	s->nr_slots = nr_slots;
 	s->fd = fd;
 	return 0;
 
 err_free:
-	free(s->bitmap);
 	free(s->sum);
 	free(s->path);
-	s->bitmap = s->sum = NULL;
+	s->sum = NULL;
 	s->path = NULL;
 err_close:
 	close(fd);
@@ -115,51 +112,22 @@ void swap_close(struct swap *s)
 	if (s->fd < 0 || !s->path)
 		return;
 	close(s->fd);
-	pthread_mutex_destroy(&s->mu);
-	free(s->bitmap);
 	free(s->sum);
 	free(s->path);
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 }
 
-int64_t swap_slot_alloc(struct swap *s)
+void swap_slot_take(struct swap *s, uint64_t i)
 {
-	uint64_t words = (s->nr_slots + 63) / 64;
-	int64_t slot = -ENOSPC;
-
-	pthread_mutex_lock(&s->mu);
-	for (uint64_t w = s->hint; w < words; w++) {
-		uint64_t free_bits = ~s->bitmap[w], b;
-
-		if (!free_bits)
-			continue;
-		b = (uint64_t)__builtin_ctzll(free_bits);
-		if (w * 64 + b >= s->nr_slots)
-			break;
-		s->bitmap[w] |= 1ull << b;
-		s->hint = w;
-		slot = (int64_t)(w * 64 + b);
-		break;
-	}
-	pthread_mutex_unlock(&s->mu);
-	if (slot >= 0)
-		atomic_fetch_add(&s->used, 1);
-	return slot;
+	(void)i;
+	atomic_fetch_add(&s->used, 1);
 }
 
-void swap_slot_free(struct swap *s, uint64_t slot)
+void swap_slot_drop(struct swap *s, uint64_t i)
 {
-	uint64_t w = slot / 64, bit = 1ull << (slot % 64);
-
-	pthread_mutex_lock(&s->mu);
-	if (slot < s->nr_slots && (s->bitmap[w] & bit)) {
-		s->bitmap[w] &= ~bit;
-		if (w < s->hint)
-			s->hint = w;
-		atomic_fetch_sub(&s->used, 1);
-	}
-	pthread_mutex_unlock(&s->mu);
+	(void)i;
+	atomic_fetch_sub(&s->used, 1);
 }
 
 /*
@@ -211,18 +179,19 @@ static int swap_wait(struct swap *s, struct io_uring *ring, struct io_uring_cqe 
 	}
 }
 
-static int swap_pwrite(struct swap *s, const void *buf, uint64_t slot)
+static int swap_pwrite(struct swap *s, const struct swap_io *io)
 {
+	size_t len = (size_t)io->n * SWAP_SLOT_SIZE;
 	ssize_t n;
 
 	if (atomic_load(&s->abort))
 		return -ESHUTDOWN;
 	do
-		n = pwrite(s->fd, buf, SWAP_SLOT_SIZE, (off_t)swap_slot_offset(slot));
+		n = pwrite(s->fd, io->buf, len, (off_t)swap_slot_offset(io->first));
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	return n == (ssize_t)SWAP_SLOT_SIZE ? 0 : -ENOSPC;
+	return n == (ssize_t)len ? 0 : -ENOSPC;
 }
 
 unsigned swap_write_batch(struct swap *s, struct io_uring *ring, struct swap_io *io, unsigned n)
@@ -233,15 +202,17 @@ unsigned swap_write_batch(struct swap *s, struct io_uring *ring, struct swap_io 
 
 	for (unsigned i = 0; i < n; i++) {
 		io[i].res = -EINPROGRESS;
-		s->sum[io[i].slot] = checksum_page(io[i].buf, s->key);
+		for (uint32_t k = 0; k < io[i].n; k++)
+			s->sum[io[i].first + k] = checksum_page((const uint8_t *)io[i].buf +
+								k * SWAP_SLOT_SIZE, s->key);
 	}
 	for (unsigned i = 0; swap_ring_alive(ring) && i < n; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
 		if (!sqe)
 			break;          /* the rest goes through pwrite below */
-		io_uring_prep_write(sqe, s->fd, io[i].buf, SWAP_SLOT_SIZE,
-				    swap_slot_offset(io[i].slot));
+		io_uring_prep_write(sqe, s->fd, io[i].buf, io[i].n * (unsigned)SWAP_SLOT_SIZE,
+				    swap_slot_offset(io[i].first));
 		io_uring_sqe_set_data(sqe, &io[i]);
 		queued++;
 	}
@@ -266,13 +237,13 @@ unsigned swap_write_batch(struct swap *s, struct io_uring *ring, struct swap_io 
 		if (ret < 0)
 			break;          /* the rest: pwrite below, or -ESHUTDOWN when aborted */
 		d = io_uring_cqe_get_data(cqe);
-		d->res = cqe->res == (int)SWAP_SLOT_SIZE ? 0 : cqe->res < 0 ? cqe->res : -ENOSPC;
+		d->res = cqe->res == (int)(d->n * SWAP_SLOT_SIZE) ? 0 : cqe->res < 0 ? cqe->res : -ENOSPC;
 		io_uring_cqe_seen(ring, cqe);
 		done++;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if (io[i].res == -EINPROGRESS)
-			io[i].res = swap_pwrite(s, io[i].buf, io[i].slot);
+			io[i].res = swap_pwrite(s, &io[i]);
 		failed += io[i].res != 0;
 	}
 	return failed;

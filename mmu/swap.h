@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The swap file: 4 KiB slots.  A bitmap allocator hands out the lowest free
- * slot; the file grows as slots are written.  Reads and writes go through
+ * The swap file: one 4 KiB slot per guest page, at the page's own index
+ * (slot i at offset i * 4 KiB), so pages that are neighbours in guest RAM are
+ * neighbours in the file: a run of them is one read or one write.  The file
+ * is sparse and grows as slots are written.  Reads and writes go through
  * io_uring (the callers own their rings), or pread for the VMM's
  * synchronous swap-ins.
  *
@@ -34,13 +36,10 @@ struct swap {
 	int fd;
 	char *path;                     /* the directory, for messages */
 	bool direct;                    /* opened with O_DIRECT */
-	uint64_t nr_slots;              /* capacity: one per guest page */
-	uint64_t *bitmap;               /* bit set: slot in use */
+	uint64_t nr_slots;              /* one per guest page */
 	uint64_t *sum;                  /* [nr_slots]: checksum of what the slot holds */
 	uint64_t key;                   /* the checksums' key, this run's */
-	uint64_t hint;                  /* no free slot below this word */
-	atomic_uint_fast64_t used;
-	pthread_mutex_t mu;             /* the bitmap */
+	atomic_uint_fast64_t used;      /* slots holding a page's copy (swap_slot_take/drop) */
 	atomic_bool failing;            /* the last write failed */
 	atomic_bool reported;           /* the one stderr line was printed */
 	atomic_bool abort;              /* the VM is ending: give up on I/O waits */
@@ -58,27 +57,32 @@ int swap_open(struct swap *s, const char *dir, uint64_t nr_slots, bool direct);
 /* Close the file (which frees it).  Safe on a zeroed struct (fd 0 is never ours: -1 marks none). */
 void swap_close(struct swap *s);
 
-/* The lowest free slot, now in use; -ENOSPC when all are. */
-int64_t swap_slot_alloc(struct swap *s);
-void swap_slot_free(struct swap *s, uint64_t slot);
+/*
+ * Slot @i (page i's) now holds, or no longer holds, the page's copy: only
+ * counted here; the page's state (PAGE_COPY, under the page lock) says which.
+ */
+void swap_slot_take(struct swap *s, uint64_t i);
+void swap_slot_drop(struct swap *s, uint64_t i);
 
 static inline uint64_t swap_slot_offset(uint64_t slot)
 {
 	return slot * SWAP_SLOT_SIZE;
 }
 
-/* One write of a batch: @buf (4 KiB, page-aligned) to @slot; res: 0 or -errno. */
+/* One write of a batch: @n pages from @buf (page-aligned) to slots [@first, @first + @n); res: 0 or -errno. */
 struct swap_io {
 	const void *buf;
-	uint64_t slot;
+	uint64_t first;
+	uint32_t n;
 	int res;
 };
 
 /*
- * Write @n pages through @ring (at least @n entries) and wait for all of
- * them; each io's res is set (-ESHUTDOWN after swap_abort()).  Each slot's checksum is taken from its buffer
- * first: the caller keeps a buffer unchanged until the write is done, or
- * drops the slot.  Returns the number that failed.
+ * Write @n runs through @ring (at least @n entries), one request each, and
+ * wait for all of them; each io's res is set (-ESHUTDOWN after
+ * swap_abort()).  Each slot's checksum is taken from its buffer first: the
+ * caller keeps a buffer unchanged until the write is done, or drops the
+ * slot.  Returns the number of runs that failed.
  */
 unsigned swap_write_batch(struct swap *s, struct io_uring *ring, struct swap_io *io, unsigned n);
 

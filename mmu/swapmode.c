@@ -209,7 +209,7 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 		return 0;
 	}
 	from_slot = page_kind(st) == PAGE_SWAPPED;
-	slot = p->slot[i] - 1;
+	slot = i;       /* the swap file's layout: page i in slot i */
 	pages_set(p, i, st | PAGE_BUSY);
 	pages_unlock(p, i);
 

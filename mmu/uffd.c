@@ -226,7 +226,7 @@ static void uffd_serve_missing(struct swapmode *sm, struct uffd_worker *w, uint6
 	bool from_slot = page_kind(st) == PAGE_SWAPPED;
 	/* a clean page is write-protected, unless the fault is a write: dirty at once */
 	bool wp = !write;
-	uint64_t slot = sm->pages.slot[i] - 1;
+	uint64_t slot = i;       /* the swap file's layout: page i in slot i */
 	int ret;
 
 	atomic_fetch_add_explicit(&sm->c.missing, 1, memory_order_relaxed);

@@ -76,7 +76,7 @@ START_TEST(never_touches_names)
 
 	ck_assert_int_eq(posix_memalign((void **)&page, 4096, 4096), 0);
 	memset(page, 'g', 4096);
-	io = (struct swap_io){ .buf = page, .slot = 3 };
+	io = (struct swap_io){ .buf = page, .first = 3, .n = 1 };
 	ck_assert_int_eq(swap_open(&s, dir, 8, true), 0);
 	ck_assert_uint_eq(swap_write_batch(&s, NULL, &io, 1), 0);
 	ck_assert_int_eq(stat(path, &st), 0);
@@ -100,24 +100,20 @@ START_TEST(never_touches_names)
 }
 END_TEST
 
+/* Slot i is page i's: only counted. */
 START_TEST(slots)
 {
 	struct swap s;
 
 	make_dir();
 	ck_assert_int_eq(swap_open(&s, dir, 130, true), 0);
-	for (int64_t k = 0; k < 130; k++)
-		ck_assert_int_eq(swap_slot_alloc(&s), k);      /* lowest free first */
-	ck_assert_int_eq(swap_slot_alloc(&s), -ENOSPC);
+	for (uint64_t k = 0; k < 130; k++)
+		swap_slot_take(&s, k);
 	ck_assert_uint_eq(atomic_load(&s.used), 130);
-	swap_slot_free(&s, 70);
-	swap_slot_free(&s, 3);
-	swap_slot_free(&s, 3);                          /* twice: once */
-	swap_slot_free(&s, 1000);                       /* out of range: ignored */
+	swap_slot_drop(&s, 70);
+	swap_slot_drop(&s, 3);
 	ck_assert_uint_eq(atomic_load(&s.used), 128);
-	ck_assert_int_eq(swap_slot_alloc(&s), 3);
-	ck_assert_int_eq(swap_slot_alloc(&s), 70);
-	ck_assert_int_eq(swap_slot_alloc(&s), -ENOSPC);
+	ck_assert_uint_eq(swap_slot_offset(70), 70 * 4096);
 	swap_close(&s);
 	remove_dir();
 }
@@ -132,15 +128,21 @@ START_TEST(write_and_read)
 
 	make_dir();
 	ck_assert_int_eq(swap_open(&s, dir, 16, true), 0);
-	ck_assert_int_eq(posix_memalign((void **)&buf, 4096, 4 * 4096), 0);
+	ck_assert_int_eq(posix_memalign((void **)&buf, 4096, 5 * 4096), 0);
 	for (int k = 0; k < 3; k++) {
 		memset(buf + k * 4096, 'a' + k, 4096);
-		io[k] = (struct swap_io){ .buf = buf + k * 4096, .slot = (uint64_t)(5 * k + 1) };
+		io[k] = (struct swap_io){ .buf = buf + k * 4096, .first = (uint64_t)(5 * k + 1), .n = 1 };
 	}
 	ck_assert_int_eq(io_uring_queue_init(4, &ring, 0), 0);
 	ck_assert_uint_eq(swap_write_batch(&s, &ring, io, 3), 0);
 	ck_assert_int_eq(io[2].res, 0);
 	ck_assert_int_eq(lseek(s.fd, 0, SEEK_END), (off_t)swap_slot_offset(12));
+	/* a run of pages is one write, each slot checked on its own */
+	io[0] = (struct swap_io){ .buf = buf, .first = 12, .n = 2 };
+	ck_assert_uint_eq(swap_write_batch(&s, &ring, io, 1), 0);
+	ck_assert_int_eq(swap_read(&s, &ring, buf + 4 * 4096, 13), 0);
+	ck_assert_uint_eq(buf[4 * 4096 + 7], 'b');
+	io[0] = (struct swap_io){ .buf = buf, .first = 1, .n = 1 };
 	/* through the ring and through pread */
 	ck_assert_int_eq(swap_read(&s, &ring, buf + 3 * 4096, 6), 0);
 	ck_assert_uint_eq(buf[3 * 4096], 'b');
@@ -172,8 +174,8 @@ START_TEST(checksum_mismatch)
 	ck_assert_int_eq(posix_memalign((void **)&buf, 4096, 3 * 4096), 0);
 	memset(buf, 'x', 4096);
 	memset(buf + 4096, 'y', 4096);
-	io[0] = (struct swap_io){ .buf = buf, .slot = 0 };
-	io[1] = (struct swap_io){ .buf = buf + 4096, .slot = 1 };
+	io[0] = (struct swap_io){ .buf = buf, .first = 0, .n = 1 };
+	io[1] = (struct swap_io){ .buf = buf + 4096, .first = 1, .n = 1 };
 	ck_assert_uint_eq(swap_write_batch(&s, NULL, io, 2), 0);
 	/* another open file of the same file, as /proc/PID/fd gives root */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", s.fd);

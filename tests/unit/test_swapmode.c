@@ -320,7 +320,7 @@ START_TEST(corrupt_slot_is_fatal)
 		return;
 	pass(1, true);
 	i = swapped_page(NPAGES / 2);
-	slot = sm->pages.slot[i] - 1;
+	slot = i;                               /* page i's slot */
 	fd = reopen_swap_file();
 	ck_assert_int_eq(pwrite(fd, "evil", 4, (off_t)swap_slot_offset(slot) + 64), 4);
 	close(fd);
