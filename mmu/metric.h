@@ -11,19 +11,20 @@
 
 #include "mmu/lathist.h"
 
-enum metric_kind { METRIC_U64, METRIC_STR, METRIC_LAT };
+enum metric_kind { METRIC_U64, METRIC_STR, METRIC_LAT, METRIC_MILLI };
 
 struct metric {
 	const char *path;       /* the object it belongs to, dotted: "uffd", "uffd.latency" */
 	const char *key;
 	enum metric_kind kind;
-	uint64_t u64;
+	uint64_t u64;           /* METRIC_MILLI: thousandths (written as 0.123) */
 	const char *str;
 	const struct lathist *lat;
 };
 
 #define METRIC_U64_AT(p, k, v)  ((struct metric){ .path = (p), .key = (k), .kind = METRIC_U64, .u64 = (v) })
 #define METRIC_STR_AT(p, k, s)  ((struct metric){ .path = (p), .key = (k), .kind = METRIC_STR, .str = (s) })
+#define METRIC_MILLI_AT(p, k, v) ((struct metric){ .path = (p), .key = (k), .kind = METRIC_MILLI, .u64 = (v) })
 #define METRIC_LAT_AT(p, k, h)  ((struct metric){ .path = (p), .key = (k), .kind = METRIC_LAT, .lat = (h) })
 
 #endif

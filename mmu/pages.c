@@ -8,8 +8,9 @@
 
 void pages_watermarks(uint64_t limit, uint64_t *high, uint64_t *low)
 {
-	uint64_t mh = limit / 64 > 8 ? limit / 64 : 8;
-	uint64_t ml = limit / 16 > 32 ? limit / 16 : 32;
+	uint64_t hr = limit / 4 < 32 ? 32 : limit / 4 > PAGES_HEADROOM_MAX ? PAGES_HEADROOM_MAX :
+		      limit / 4;
+	uint64_t mh = hr / 2, ml = hr;
 	uint64_t h = limit > 2 * mh ? limit - mh : limit - limit / 4;
 	uint64_t l = limit > 2 * ml ? limit - ml : limit / 2;
 
@@ -73,10 +74,13 @@ uint32_t pages_wait_idle(struct pages *p, uint64_t i)
 	return st;
 }
 
-void pages_set_idle(struct pages *p, uint64_t i, uint32_t st)
+bool pages_set_idle(struct pages *p, uint64_t i, uint32_t st)
 {
-	pages_set(p, i, st & ~PAGE_BUSY);
+	bool waited = (pages_get(p, i) | st) & PAGE_WAITED;
+
+	pages_set(p, i, st & ~(PAGE_BUSY | PAGE_WAITED));
 	pthread_cond_broadcast(&p->stripe[i % PAGES_STRIPES].cv);
+	return waited;
 }
 
 static void pages_note_peak(struct pages *p, uint64_t r)
@@ -146,6 +150,25 @@ bool pages_reserve(struct pages *p)
 		pthread_mutex_unlock(&p->mu);
 	}
 	return over;
+}
+
+uint64_t pages_try_reserve(struct pages *p, uint64_t n, uint64_t keep)
+{
+	uint64_t r = atomic_load(&p->resident), cap = p->limit > keep ? p->limit - keep : 0, g;
+
+	do {
+		g = r >= cap ? 0 : cap - r < n ? cap - r : n;
+		if (!g)
+			break;
+	} while (!atomic_compare_exchange_weak(&p->resident, &r, r + g));
+	if (g)
+		pages_note_peak(p, r + g);
+	if (r + g >= p->high) {
+		pthread_mutex_lock(&p->mu);
+		pthread_cond_signal(&p->work);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return g;
 }
 
 void pages_release(struct pages *p, uint64_t n)

@@ -17,7 +17,11 @@
  * lock dropped: everyone else waits on the page's stripe.  PINS count VMM
  * users (guestmem_get) holding it resident.  COPY: the page's slot in the
  * swap file (slot i for page i) holds a copy of it -- the content, unless
- * DIRTY says the page changed since.
+ * DIRTY says the page changed since.  RA, MARKER and the stream id: a page
+ * read ahead and not yet seen used (mmu/readahead.h).  UNMAPPED: resident
+ * but zapped (aging, or a marker): its next touch is a MINOR fault.
+ * WAITED: a fault thread met it BUSY and left the fault to whoever installs
+ * it (fault threads never wait on a page).
  *
  * Kind and flags change only under the page lock (a striped mutex);
  * the word is atomic so that the reclaim hand can skip pages without it.
@@ -41,6 +45,12 @@ enum page_kind { PAGE_ABSENT = 0, PAGE_RESIDENT = 1, PAGE_EVICTING = 2, PAGE_SWA
 #define PAGE_DIRTY      0x8u
 #define PAGE_BUSY       0x10u
 #define PAGE_COPY       0x80u
+#define PAGE_RA         0x100u  /* read ahead, no sign of use yet: its stream in PAGE_RA_STREAM */
+#define PAGE_MARKER     0x200u  /* a read-ahead stream's marker (mmu/readahead.h) */
+#define PAGE_UNMAPPED   0x400u  /* in the memfd with no PTE in the guest mapping: a touch faults */
+#define PAGE_WAITED     0x800u  /* a fault found it BUSY: whoever clears BUSY wakes its waiters */
+#define PAGE_RA_SHIFT   12
+#define PAGE_RA_STREAM  (7u << PAGE_RA_SHIFT)
 /*
  * CLOCK age (2 bits).  The guest's accesses are invisible while a page is
  * mapped; the hand learns of one only by zapping the page (watching it) and
@@ -100,9 +110,21 @@ static inline bool page_evictable(uint32_t st)
  */
 static inline uint32_t page_installed(uint32_t st, bool from_slot, bool clock)
 {
-	st = page_with_kind(st & ~(PAGE_BUSY | PAGE_REF | PAGE_DIRTY | PAGE_AGE_MASK),
+	st = page_with_kind(st & ~(PAGE_BUSY | PAGE_REF | PAGE_DIRTY | PAGE_AGE_MASK | PAGE_RA |
+				   PAGE_MARKER | PAGE_UNMAPPED | PAGE_WAITED | PAGE_RA_STREAM),
 			    PAGE_RESIDENT);
 	return st | (clock ? PAGE_REF : 0) | (from_slot ? 0 : PAGE_DIRTY);
+}
+
+/* Tag a page read ahead for @stream (0..7). */
+static inline uint32_t page_with_ra(uint32_t st, int stream)
+{
+	return (st & ~PAGE_RA_STREAM) | PAGE_RA | ((uint32_t)stream << PAGE_RA_SHIFT);
+}
+
+static inline int page_ra_stream(uint32_t st)
+{
+	return (int)((st & PAGE_RA_STREAM) >> PAGE_RA_SHIFT);
 }
 
 static inline uint32_t page_age(uint32_t st)
@@ -173,11 +195,14 @@ struct pages {
 
 /*
  * Watermarks for a limit of @limit pages: reclaim wakes at @high and evicts
- * down to @low.  high = limit - max(limit/64, 8) and low = limit -
- * max(limit/16, 32) when the limit is large enough for those margins; tiny
- * limits get high = limit - limit/4 and low = limit/2.  Always 1 <= low <=
- * high <= limit (for a limit of at least 1).
+ * down to @low, so that faults find room without waiting and a read-ahead
+ * window (up to PAGES_HEADROOM_MAX / 2 pages) fits.  The headroom h =
+ * limit/4 clamped to [32, PAGES_HEADROOM_MAX]: high = limit - h/2, low =
+ * limit - h, when the limit is large enough for those margins; tiny limits
+ * get high = limit - limit/4 and low = limit/2.  Always 1 <= low <= high <=
+ * limit (for a limit of at least 1).
  */
+#define PAGES_HEADROOM_MAX 512u
 void pages_watermarks(uint64_t limit, uint64_t *high, uint64_t *low);
 
 /* Allocate state for @nr pages (all ABSENT) with a limit of @limit pages. */
@@ -213,8 +238,13 @@ static inline void pages_set(struct pages *p, uint64_t i, uint32_t st)
 /* With the page lock held: wait until the page is not BUSY; its state. */
 uint32_t pages_wait_idle(struct pages *p, uint64_t i);
 
-/* With the page lock held: store @st (BUSY cleared) and wake its waiters. */
-void pages_set_idle(struct pages *p, uint64_t i, uint32_t st);
+/*
+ * With the page lock held: store @st (BUSY and WAITED cleared) and wake the
+ * threads waiting on its stripe.  Returns whether a fault thread met the
+ * page BUSY meanwhile (WAITED): the caller then wakes the page's faults
+ * (uffd_wake) once it has mapped it, or so that they fault again.
+ */
+bool pages_set_idle(struct pages *p, uint64_t i, uint32_t st);
 
 /*
  * Count one more resident page, waiting while that would pass the limit,
@@ -223,6 +253,13 @@ void pages_set_idle(struct pages *p, uint64_t i, uint32_t st);
  * went over the limit.  Call without any page lock.
  */
 bool pages_reserve(struct pages *p);
+
+/*
+ * Count up to @n more resident pages without waiting, keeping @keep pages
+ * of room under the limit free (for faults that must wait otherwise):
+ * returns how many were granted (0 to @n).  Wakes reclaim above high.
+ */
+uint64_t pages_try_reserve(struct pages *p, uint64_t n, uint64_t keep);
 
 /* Count @n fewer resident pages and wake those waiting for room. */
 void pages_release(struct pages *p, uint64_t n);

@@ -3,12 +3,16 @@
 
 #include <string.h>
 
-void readahead_init(struct readahead *ra, enum ra_mode mode, uint32_t fixed, uint64_t nr_pages)
+void readahead_init(struct readahead *ra, enum ra_mode mode, uint32_t fixed, uint64_t nr_pages,
+		    uint64_t limit)
 {
 	memset(ra, 0, sizeof(*ra));
 	ra->mode = mode;
 	ra->fixed = fixed > RA_MAX ? RA_MAX : fixed;
 	ra->nr = nr_pages;
+	ra->max = RA_MAX;
+	while (ra->max > 8 && ra->max > limit / 8)
+		ra->max /= 2;
 	pthread_mutex_init(&ra->mu, NULL);
 }
 
@@ -142,8 +146,8 @@ static uint32_t ra_next_size(struct readahead *ra, struct ra_stream *s)
 	w = ra_pow2_up(s->hits + 2);
 	if (w < s->window / 2)
 		w = s->window / 2;
-	if (w > RA_MAX)
-		w = RA_MAX;
+	if (w > ra->max)
+		w = ra->max;
 	s->hits = 0;
 	return w;
 }
@@ -174,7 +178,14 @@ struct ra_plan readahead_fault(struct readahead *ra, uint64_t p)
 	}
 	k = ra_lru(ra);
 	s = &ra->s[k];
-	*s = (struct ra_stream){ .valid = true, .last = p, .used = ra->tick };
+	*s = (struct ra_stream){ .valid = true, .start = p, .last = p, .used = ra->tick };
+	if (ra->mode == RA_FIXED) {
+		/* a fixed window: read on from the fault, as a stream upward */
+		s->dir = 1;
+		pl = ra_window(ra, k, p + 1, ra->fixed);
+		pthread_mutex_unlock(&ra->mu);
+		return pl;
+	}
 	w = readahead_new_window(ra);
 	if (!w && ra->mode == RA_AUTO && ++ra->new_streams % RA_PROBE == 0)
 		w = 2;
@@ -224,6 +235,21 @@ struct ra_plan readahead_marker(struct readahead *ra, int stream, uint64_t p)
 	}
 	pthread_mutex_unlock(&ra->mu);
 	return pl;
+}
+
+bool readahead_passed(struct readahead *ra, int stream, uint64_t i)
+{
+	const struct ra_stream *s;
+	bool passed;
+
+	if (stream < 0 || stream >= (int)RA_STREAMS)
+		return false;
+	pthread_mutex_lock(&ra->mu);
+	s = &ra->s[stream];
+	passed = s->valid && ((s->dir > 0 && i >= s->start && i < s->last) ||
+			      (s->dir < 0 && i <= s->start && i > s->last));
+	pthread_mutex_unlock(&ra->mu);
+	return passed;
 }
 
 void readahead_issued(struct readahead *ra, uint32_t n)

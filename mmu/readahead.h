@@ -26,10 +26,13 @@
  * every RA_PROBE-th new stream still reads 2, so the rate stays measured.
  * Those blocks' pages carry RA_NEW_ID: their outcomes make that rate.
  *
+ * --readahead N (RA_FIXED): every window N pages, and a fault that starts
+ * a stream reads the N pages after it, as a stream going up.
+ *
  * Evidence.  A read-ahead page is a hit when the guest is seen to use it:
  * a fault on it, a write to it (reclaim sees the written bit), or its
- * stream's marker fault beyond it; it is wasted when it leaves memory
- * without any of these.  A page only read, out of its stream's order,
+ * stream having gone past it (a marker or fault of the stream beyond it);
+ * it is wasted when it leaves memory without any of these.  A page only read, out of its stream's order,
  * counts as wasted: the rates err low.
  */
 #ifndef PV_MMU_READAHEAD_H
@@ -51,6 +54,7 @@
 enum ra_mode { RA_OFF, RA_AUTO, RA_FIXED };
 
 struct ra_stream {
+	uint64_t start;         /* the page it started at */
 	uint64_t last;          /* the last fault's page */
 	uint64_t first;         /* the window read last: its first page in the stream's */
 	uint64_t next;          /* direction, and the first page after it */
@@ -65,6 +69,7 @@ struct readahead {
 	enum ra_mode mode;
 	uint32_t fixed;         /* RA_FIXED: the window, in pages */
 	uint64_t nr;            /* pages of RAM */
+	uint32_t max;           /* the largest window: RA_MAX, or less for a small limit */
 	pthread_mutex_t mu;
 	struct ra_stream s[RA_STREAMS];
 	uint64_t tick;
@@ -88,7 +93,14 @@ struct ra_plan {
 	uint32_t used_n;
 };
 
-void readahead_init(struct readahead *ra, enum ra_mode mode, uint32_t fixed, uint64_t nr_pages);
+/*
+ * @limit: the resident limit in pages.  Two windows of a stream are in
+ * memory at once (the one being used, the one read ahead of it), and
+ * reclaim's aging must not reach a window before its stream does: a window
+ * is at most an eighth of the limit (a power of two, at least 8 pages).
+ */
+void readahead_init(struct readahead *ra, enum ra_mode mode, uint32_t fixed, uint64_t nr_pages,
+		    uint64_t limit);
 void readahead_destroy(struct readahead *ra);
 
 /*
@@ -118,6 +130,12 @@ void readahead_issued(struct readahead *ra, uint32_t n);
  */
 void readahead_hit(struct readahead *ra, int stream, uint32_t n);
 void readahead_wasted(struct readahead *ra, int stream, uint32_t n);
+
+/*
+ * Whether @stream has gone past page @i (from where it started to its last
+ * fault): a read-ahead page of it there was used.
+ */
+bool readahead_passed(struct readahead *ra, int stream, uint64_t i);
 
 /* The window a new stream reads now, from the measured rate (RA_AUTO). */
 uint32_t readahead_new_window(const struct readahead *ra);

@@ -72,6 +72,22 @@ static int reclaim_zap(struct swapmode *sm, uint64_t i, unsigned len)
  * held: a fault (CONTINUE) cannot come between, and a page written since
  * its last protection has no uffd-wp marker left, so it becomes DIRTY here.
  */
+/*
+ * Page @i (lock held) was written since its last protection: dirty, and a
+ * read-ahead page among them was used.
+ */
+static void reclaim_written(struct swapmode *sm, uint64_t i)
+{
+	struct pages *p = &sm->pages;
+	uint32_t st = pages_get(p, i) | PAGE_DIRTY;
+
+	if (st & PAGE_RA) {
+		readahead_hit(&sm->ra, page_ra_stream(st), 1);
+		st &= ~(PAGE_RA | PAGE_RA_STREAM);
+	}
+	pages_set(p, i, st);
+}
+
 static void reclaim_age(struct swapmode *sm, uint64_t *aged, unsigned n)
 {
 	struct pages *p = &sm->pages;
@@ -82,12 +98,15 @@ static void reclaim_age(struct swapmode *sm, uint64_t *aged, unsigned n)
 
 		len = reclaim_run(aged, n, k);
 		reclaim_lock_run(p, aged + k, len);
-		if (!reclaim_zap(sm, aged[k], len) &&
-		    dirty_scan(sm->pagemap_fd, reclaim_addr(sm, aged[k]), len, false, &written))
-			written = ~0ull;
+		if (!reclaim_zap(sm, aged[k], len)) {
+			for (unsigned m = 0; m < len; m++)
+				pages_set(p, aged[k + m], pages_get(p, aged[k + m]) | PAGE_UNMAPPED);
+			if (dirty_scan(sm->pagemap_fd, reclaim_addr(sm, aged[k]), len, false, &written))
+				written = ~0ull;
+		}
 		for (unsigned m = 0; m < len; m++)
 			if (written & (1ull << m))
-				pages_set(p, aged[k + m], pages_get(p, aged[k + m]) | PAGE_DIRTY);
+				reclaim_written(sm, aged[k + m]);
 		reclaim_unlock_run(p, aged + k, len);
 		atomic_fetch_add_explicit(&sm->c.zap, len, memory_order_relaxed);
 	}
@@ -133,7 +152,7 @@ static void reclaim_protect(struct swapmode *sm, uint64_t *v, unsigned n)
 				continue;
 			}
 			if (written & (1ull << m))
-				pages_set(p, i, pages_get(p, i) | PAGE_DIRTY);
+				reclaim_written(sm, i);
 		}
 		reclaim_unlock_run(p, v + k, len);
 		if (ret)
@@ -315,8 +334,10 @@ static unsigned reclaim_finish_run(struct swapmode *sm, uint64_t *v, const int *
 		if (!(cand & ~punch & (1ull << m)))
 			continue;
 		reclaim_keep(sm, v[m], true);
-		if (zapped & (1ull << m))       /* dirty now: no protection needed */
-			uffd_continue(sm, reclaim_addr(sm, v[m]), 4096, false);
+		if (zapped & (1ull << m)) {     /* dirty now: no protection needed */
+			uffd_continue(&sm->uffd, reclaim_addr(sm, v[m]), 4096, false);
+			pages_set(p, v[m], pages_get(p, v[m]) & ~PAGE_UNMAPPED);
+		}
 		atomic_fetch_add_explicit(&sm->c.evict_cancelled, 1, memory_order_relaxed);
 	}
 	for (unsigned m = 0, n; m < len; m += n) {
@@ -329,7 +350,15 @@ static unsigned reclaim_finish_run(struct swapmode *sm, uint64_t *v, const int *
 			continue;
 		}
 		for (unsigned q = m; q < m + n; q++) {
-			pages_set(p, v[q], page_with_kind(pages_get(p, v[q]) & ~PAGE_REF,
+			uint32_t st = pages_get(p, v[q]);
+
+			/* read ahead: used if its stream went past it, else wasted */
+			if ((st & PAGE_RA) && readahead_passed(&sm->ra, page_ra_stream(st), v[q]))
+				readahead_hit(&sm->ra, -1, 1);
+			else if (st & PAGE_RA)
+				readahead_wasted(&sm->ra, page_ra_stream(st), 1);
+			pages_set(p, v[q], page_with_kind(st & ~(PAGE_REF | PAGE_RA | PAGE_RA_STREAM |
+								 PAGE_MARKER | PAGE_UNMAPPED),
 							  PAGE_SWAPPED));
 			if (io_of[q] < 0)
 				atomic_fetch_add_explicit(&sm->c.swap_out_skipped_clean, 1,

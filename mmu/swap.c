@@ -158,12 +158,7 @@ static void swap_ring_abandon(struct io_uring *ring)
 	memset(ring, 0, sizeof(*ring));
 }
 
-/*
- * Wait for a completion on @ring, looking at s->abort every SWAP_TICK_MS:
- * storage that never answers must not hold up a stop.  0 with *@cqe, -errno,
- * or -ESHUTDOWN once aborted (the ring is then abandoned).
- */
-static int swap_wait(struct swap *s, struct io_uring *ring, struct io_uring_cqe **cqe)
+int swap_wait(struct swap *s, struct io_uring *ring, struct io_uring_cqe **cqe)
 {
 	struct __kernel_timespec tick = { .tv_nsec = SWAP_TICK_MS * 1000000ll };
 	int ret;
@@ -289,12 +284,32 @@ int swap_read(struct swap *s, struct io_uring *ring, void *buf, uint64_t slot)
 				res = -errno;
 		}
 		if (res == (int)SWAP_SLOT_SIZE)
-			return checksum_page(buf, s->key) == s->sum[slot] ? 0 : -EBADMSG;
+			return swap_verify(s, buf, slot);
 		if (res >= 0)
 			res = -EIO;     /* short: the slot lies past the end of the file */
 		if ((res != -EINTR && res != -EAGAIN) || ++tries > 100)
 			return res;     /* -ESHUTDOWN among them */
 	}
+}
+
+int swap_queue_read(struct swap *s, struct io_uring *ring, void *buf, uint64_t first, uint32_t n,
+		    void *data)
+{
+	struct io_uring_sqe *sqe;
+
+	if (atomic_load(&s->abort))
+		return -ESHUTDOWN;
+	sqe = io_uring_get_sqe(ring);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_read(sqe, s->fd, buf, n * (unsigned)SWAP_SLOT_SIZE, swap_slot_offset(first));
+	io_uring_sqe_set_data(sqe, data);
+	return 0;
+}
+
+int swap_verify(const struct swap *s, const void *page, uint64_t i)
+{
+	return checksum_page(page, s->key) == s->sum[i] ? 0 : -EBADMSG;
 }
 
 void swap_report(struct swap *s, const char *op, int err, const char *what)

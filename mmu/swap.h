@@ -94,6 +94,28 @@ unsigned swap_write_batch(struct swap *s, struct io_uring *ring, struct swap_io 
  */
 int swap_read(struct swap *s, struct io_uring *ring, void *buf, uint64_t slot);
 
+struct io_uring_cqe;
+
+/*
+ * Wait for a completion on @ring, looking at s->abort every SWAP_TICK_MS:
+ * storage that never answers must not hold up a stop.  0 with *@cqe, -errno,
+ * or -ESHUTDOWN once aborted (the ring is then abandoned: zeroed, never to
+ * be exited or used again).
+ */
+int swap_wait(struct swap *s, struct io_uring *ring, struct io_uring_cqe **cqe);
+
+/*
+ * Queue (not submit) a read of slots [@first, @first + @n) into @buf
+ * (page-aligned) on @ring, its completion tagged @data.  0, -EBUSY when the
+ * ring has no free entry, -ESHUTDOWN after swap_abort().  The caller checks
+ * the byte count and each page with swap_verify().
+ */
+int swap_queue_read(struct swap *s, struct io_uring *ring, void *buf, uint64_t first, uint32_t n,
+		    void *data);
+
+/* Whether @page holds what slot @i was written with: 0 or -EBADMSG. */
+int swap_verify(const struct swap *s, const void *page, uint64_t i);
+
 /*
  * A write or read failed with @err: print "vmm: swap PATH: OP failed: why;
  * WHAT" once per run (later failures are only counted by the caller).

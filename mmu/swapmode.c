@@ -32,6 +32,8 @@ int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swa
 		goto nomem;
 	if (reclaim_init(sm))
 		goto nomem;
+	readahead_init(&sm->ra, p->readahead, p->readahead_pages, sm->pages.nr, p->limit_pages);
+	sm->ra_ok = true;
 	ret = swap_open(&sm->swap, p->dir, sm->pages.nr, true);
 	if (ret) {
 		swapmode_destroy(sm);
@@ -114,7 +116,7 @@ static int swapmode_account_loaded(struct swapmode *sm)
 			reclaim_note_resident(sm, i);
 			n++;
 		}
-		uffd_continue(sm, (uintptr_t)sm->gm->guest_map + (uint64_t)data,
+		uffd_continue(&sm->uffd, (uintptr_t)sm->gm->guest_map + (uint64_t)data,
 			      (uint64_t)(hole - data), false);
 		at = hole;
 	}
@@ -147,7 +149,7 @@ int swapmode_start(struct swapmode *sm)
 	sm->started = true;
 	ret = reclaim_start(sm);
 	if (!ret)
-		ret = uffd_start(sm, sm->nr_threads);
+		ret = fault_start(sm, sm->nr_threads);
 	return ret;
 }
 
@@ -160,12 +162,31 @@ void swapmode_abort(struct swapmode *sm)
 	pages_kick(&sm->pages);
 }
 
+/*
+ * At the end, read-ahead pages still in memory whose stream went past them
+ * count as used, as they would when they left; the others stay undecided.
+ */
+static void swapmode_settle_readahead(struct swapmode *sm)
+{
+	struct pages *p = &sm->pages;
+
+	for (uint64_t i = 0; i < p->nr; i++) {
+		uint32_t st = pages_get(p, i);
+
+		if ((st & PAGE_RA) && readahead_passed(&sm->ra, page_ra_stream(st), i)) {
+			pages_set(p, i, st & ~(PAGE_RA | PAGE_RA_STREAM));
+			readahead_hit(&sm->ra, -1, 1);
+		}
+	}
+}
+
 void swapmode_stop(struct swapmode *sm)
 {
 	if (!sm || !sm->started)
 		return;
-	uffd_stop(&sm->uffd);
+	fault_stop(sm);
 	reclaim_stop(sm);
+	swapmode_settle_readahead(sm);  /* the threads are gone: no lock needed */
 	sm->started = false;
 }
 
@@ -176,6 +197,8 @@ void swapmode_destroy(struct swapmode *sm)
 	swapmode_stop(sm);
 	uffd_close(&sm->uffd);
 	reclaim_destroy(sm);
+	if (sm->ra_ok)
+		readahead_destroy(&sm->ra);
 	if (sm->vmm_ring_ok && sm->vmm_ring.sq.ring_entries)   /* not abandoned by swap_read */
 		io_uring_queue_exit(&sm->vmm_ring);
 	pthread_mutex_destroy(&sm->vmm_ring_mu);
@@ -196,8 +219,8 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 {
 	struct pages *p = &sm->pages;
 	uint8_t *alias = sm->gm->alias + (i << PAGE_SHIFT_4K);
+	bool from_slot, waited;
 	uint64_t slot;
-	bool from_slot;
 	uint32_t st;
 	int ret = 0;
 
@@ -221,27 +244,31 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 	} else
 		(void)*(volatile uint8_t *)alias;       /* allocates a zero page in the memfd */
 	if (ret) {
-		atomic_fetch_add(&sm->c.swap_errors, 1);
 		/* give the hole back so the slot stays the page's only copy */
 		fallocate(sm->gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			  (off_t)(i << PAGE_SHIFT_4K), (off_t)PAGE_SIZE_4K);
 		pages_release(p, 1);
 		pages_lock(p, i);
-		pages_set_idle(p, i, pages_get(p, i));
+		waited = pages_set_idle(p, i, pages_get(p, i));
 		pages_unlock(p, i);
+		if (waited)
+			fault_wake(sm, i);
 		if (ret == -ESHUTDOWN)
 			return ret;     /* stopping: the access fails, nothing is lost */
+		atomic_fetch_add(&sm->c.swap_errors, 1);
 		swapmode_fatal(sm, "swap-in of gpa 0x%llx from slot %llu for the VMM: %s",
 			       (unsigned long long)(i << PAGE_SHIFT_4K), (unsigned long long)slot,
 			       swap_strerror(ret));
 		return ret;
 	}
-	uffd_continue(sm, (uintptr_t)sm->gm->guest_map + (i << PAGE_SHIFT_4K), PAGE_SIZE_4K,
+	uffd_continue(&sm->uffd, (uintptr_t)sm->gm->guest_map + (i << PAGE_SHIFT_4K), PAGE_SIZE_4K,
 		      from_slot && !write);
 	pages_lock(p, i);
 	st = page_installed(pages_get(p, i), from_slot, sm->clock);
-	pages_set_idle(p, i, page_pinned(st, write, sm->clock));
+	waited = pages_set_idle(p, i, page_pinned(st, write, sm->clock));
 	pages_unlock(p, i);
+	if (waited)
+		fault_wake(sm, i);      /* mapped already: the CONTINUE woke them; harmless */
 	reclaim_note_resident(sm, i);
 	if (from_slot)
 		atomic_fetch_add_explicit(&sm->c.vmm_swap_in, 1, memory_order_relaxed);
@@ -292,14 +319,21 @@ static const struct {
 	SWAPMODE_COUNTER(missing), SWAPMODE_COUNTER(minor), SWAPMODE_COUNTER(zero_fill),
 	SWAPMODE_COUNTER(swap_in), SWAPMODE_COUNTER(vmm_swap_in), SWAPMODE_COUNTER(swap_out),
 	SWAPMODE_COUNTER(swap_out_skipped_clean), SWAPMODE_COUNTER(evicted),
-	SWAPMODE_COUNTER(evict_cancelled), SWAPMODE_COUNTER(zap), SWAPMODE_COUNTER(eexist),
-	SWAPMODE_COUNTER(eagain), SWAPMODE_COUNTER(swap_errors),
+	SWAPMODE_COUNTER(evict_cancelled), SWAPMODE_COUNTER(zap), SWAPMODE_COUNTER(swap_errors),
+	SWAPMODE_COUNTER(busy), SWAPMODE_COUNTER(fault_around),
 };
+
+/* @num / @den with three decimals (0 when @den is 0). */
+static uint64_t swapmode_ratio_milli(uint64_t num, uint64_t den)
+{
+	return den ? (num * 1000 + den / 2) / den : 0;
+}
 
 unsigned swapmode_metrics(const struct swapmode *sm, struct metric *m, unsigned max)
 {
 	const struct swapmode_counters *c = &sm->c;
 	const struct pages *p = &sm->pages;
+	uint64_t ra_issued = atomic_load(&sm->ra.issued), ra_hit = atomic_load(&sm->ra.hit);
 	unsigned n = 0;
 
 #define PUT(x) do { if (n < max) m[n] = (x); n++; } while (0)
@@ -314,9 +348,25 @@ unsigned swapmode_metrics(const struct swapmode *sm, struct metric *m, unsigned 
 		PUT(METRIC_U64_AT("uffd", swapmode_counter_keys[k].key,
 				  atomic_load((const atomic_uint_fast64_t *)
 					      ((const char *)c + swapmode_counter_keys[k].off))));
+	PUT(METRIC_U64_AT("uffd", "eexist", atomic_load(&sm->uffd.eexist)));
+	PUT(METRIC_U64_AT("uffd", "eagain", atomic_load(&sm->uffd.eagain)));
 	PUT(METRIC_LAT_AT("uffd.latency", "zero_fill", &c->lat_zero));
 	PUT(METRIC_LAT_AT("uffd.latency", "swap_in", &c->lat_swap_in));
 	PUT(METRIC_LAT_AT("uffd.latency", "minor", &c->lat_minor));
+	PUT(METRIC_LAT_AT("uffd.latency.swap_in_stage", "queue", &c->lat_queue));
+	PUT(METRIC_LAT_AT("uffd.latency.swap_in_stage", "read", &c->lat_read));
+	PUT(METRIC_LAT_AT("uffd.latency.swap_in_stage", "install", &c->lat_install));
+	PUT(METRIC_STR_AT("readahead", "mode", sm->ra.mode == RA_OFF ? "off" :
+			  sm->ra.mode == RA_AUTO ? "auto" : "fixed"));
+	PUT(METRIC_U64_AT("readahead", "issued", ra_issued));
+	PUT(METRIC_U64_AT("readahead", "installed", atomic_load(&c->ra_installed)));
+	PUT(METRIC_U64_AT("readahead", "marker_faults", atomic_load(&c->ra_marker)));
+	PUT(METRIC_U64_AT("readahead", "hit", ra_hit));
+	PUT(METRIC_U64_AT("readahead", "wasted", atomic_load(&sm->ra.wasted)));
+	PUT(METRIC_MILLI_AT("readahead", "accuracy", swapmode_ratio_milli(ra_hit, ra_issued)));
+	/* each hit is a fault that did not have to read: avoided, against demand reads */
+	PUT(METRIC_MILLI_AT("readahead", "coverage",
+			    swapmode_ratio_milli(ra_hit, ra_hit + atomic_load(&c->swap_in))));
 	PUT(METRIC_U64_AT("mem", "limit_pages", p->limit));
 	PUT(METRIC_U64_AT("mem", "high_pages", p->high));
 	PUT(METRIC_U64_AT("mem", "low_pages", p->low));

@@ -28,23 +28,27 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "mmu/fault.h"
 #include "mmu/guestmem.h"
 #include "mmu/lathist.h"
 #include "mmu/metric.h"
 #include "mmu/pages.h"
+#include "mmu/readahead.h"
 #include "mmu/reclaim.h"
 #include "mmu/swap.h"
 #include "mmu/uffd.h"
 
 
 #define SWAPMODE_MAX_THREADS 8
-#define SWAPMODE_SPIN_US     200        /* see uffd_next() */
+#define SWAPMODE_SPIN_US     200        /* see fault_thread() */
 
 struct swapmode_params {
 	const char *dir;        /* where the (unnamed) swap file is made */
 	uint64_t limit_pages;   /* resident limit, in 4 KiB pages */
 	bool clock;             /* --aging clock; false: off (FIFO, no reference bits) */
 	unsigned fault_threads; /* 1..SWAPMODE_MAX_THREADS */
+	enum ra_mode readahead; /* --readahead off, auto, or N pages (RA_FIXED) */
+	uint32_t readahead_pages;
 };
 
 struct swapmode_counters {
@@ -56,8 +60,14 @@ struct swapmode_counters {
 	atomic_uint_fast64_t evicted;   /* pages punched out of the memfd */
 	atomic_uint_fast64_t evict_cancelled;   /* chosen, then kept (touched, written, pinned) */
 	atomic_uint_fast64_t zap;       /* host PTEs zapped to age referenced pages */
-	atomic_uint_fast64_t eexist, eagain, swap_errors;
+	atomic_uint_fast64_t swap_errors;
+	atomic_uint_fast64_t busy;      /* faults on a page being installed: left to the installer */
+	atomic_uint_fast64_t fault_around;      /* pages a MINOR fault mapped besides its own */
+	atomic_uint_fast64_t ra_installed;      /* read-ahead pages installed */
+	atomic_uint_fast64_t ra_marker;         /* MINOR faults on read-ahead markers */
 	struct lathist lat_zero, lat_swap_in, lat_minor;
+	/* a swap-in's stages: event read -> read submitted -> read done -> installed (woken) */
+	struct lathist lat_queue, lat_read, lat_install;
 };
 
 struct swapmode {
@@ -65,12 +75,15 @@ struct swapmode {
 	struct pages pages;
 	struct swap swap;
 	struct uffd uffd;
+	struct fault fault;
+	struct readahead ra;
 	struct reclaim reclaim;
 	struct swapmode_counters c;
 	int pagemap_fd;         /* /proc/self/pagemap: PAGEMAP_SCAN */
 	bool clock;
 	unsigned nr_threads;
 	bool started;
+	bool ra_ok;             /* ra initialised */
 	/* swap-ins for the VMM's own accesses (vCPU threads, one at a time) */
 	pthread_mutex_t vmm_ring_mu;
 	struct io_uring vmm_ring;
@@ -131,7 +144,7 @@ static inline uint64_t swapmode_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-#define SWAPMODE_METRICS_MAX 40
+#define SWAPMODE_METRICS_MAX 56
 
 /*
  * The metrics of the "uffd" and "mem" objects of the report, into @m (room

@@ -20,12 +20,18 @@ START_TEST(watermarks)
 	static const uint64_t limits[] = { 1, 2, 3, 4, 16, 64, 65, 256, 2048, 16384, 1u << 24 };
 	uint64_t h, l;
 
-	pages_watermarks(2048, &h, &l);
-	ck_assert_uint_eq(h, 2048 - 32);
-	ck_assert_uint_eq(l, 2048 - 128);
+	pages_watermarks(2048, &h, &l);         /* headroom a quarter of it, at most 512 */
+	ck_assert_uint_eq(h, 2048 - 256);
+	ck_assert_uint_eq(l, 2048 - 512);
+	pages_watermarks(16384, &h, &l);
+	ck_assert_uint_eq(h, 16384 - 256);
+	ck_assert_uint_eq(l, 16384 - 512);
 	pages_watermarks(256, &h, &l);
-	ck_assert_uint_eq(h, 248);
-	ck_assert_uint_eq(l, 224);
+	ck_assert_uint_eq(h, 224);
+	ck_assert_uint_eq(l, 192);
+	pages_watermarks(64, &h, &l);           /* at least 32 */
+	ck_assert_uint_eq(h, 48);
+	ck_assert_uint_eq(l, 32);
 	for (size_t k = 0; k < sizeof(limits) / sizeof(limits[0]); k++) {
 		pages_watermarks(limits[k], &h, &l);
 		ck_assert_msg(l >= 1 && l <= h && h <= limits[k], "limit %llu: low %llu high %llu",

@@ -21,7 +21,7 @@ START_TEST(sequential_grows)
 	struct ra_plan pl;
 	uint32_t prev;
 
-	readahead_init(&ra, RA_AUTO, 0, NR);
+	readahead_init(&ra, RA_AUTO, 0, NR, NR);
 	pl = readahead_fault(&ra, 100);         /* new stream, nothing measured: a probe block */
 	expect(pl, 100, 2, RA_NONE);
 	ck_assert_int_eq(pl.stream, RA_NEW_ID);
@@ -42,6 +42,15 @@ START_TEST(sequential_grows)
 	}
 	ck_assert_uint_eq(pl.n, RA_MAX);
 	readahead_destroy(&ra);
+
+	/* a small limit keeps windows to an eighth of it */
+	readahead_init(&ra, RA_AUTO, 0, NR, 512);
+	readahead_fault(&ra, 10);
+	pl = readahead_fault(&ra, 11);
+	for (int k = 0; k < 16; k++)
+		pl = readahead_marker(&ra, pl.stream, pl.marker);
+	ck_assert_uint_eq(pl.n, 64);
+	readahead_destroy(&ra);
 }
 END_TEST
 
@@ -49,7 +58,7 @@ START_TEST(backward)
 {
 	struct ra_plan pl;
 
-	readahead_init(&ra, RA_AUTO, 0, NR);
+	readahead_init(&ra, RA_AUTO, 0, NR, NR);
 	readahead_fault(&ra, 1000);
 	pl = readahead_fault(&ra, 999);
 	expect(pl, 997, 2, 998);                /* below the fault; the marker nearest it */
@@ -68,7 +77,7 @@ START_TEST(new_streams_by_rate)
 	struct ra_plan pl;
 	unsigned blocks = 0;
 
-	readahead_init(&ra, RA_AUTO, 0, NR);
+	readahead_init(&ra, RA_AUTO, 0, NR, NR);
 	readahead_wasted(&ra, RA_NEW_ID, 100);
 	ck_assert_uint_eq(readahead_new_window(&ra), 0);
 	for (uint64_t k = 0; k < 64; k++) {
@@ -96,7 +105,7 @@ START_TEST(unused_shrinks)
 {
 	struct ra_plan pl;
 
-	readahead_init(&ra, RA_AUTO, 0, NR);
+	readahead_init(&ra, RA_AUTO, 0, NR, NR);
 	readahead_fault(&ra, 10);
 	pl = readahead_fault(&ra, 11);
 	for (int k = 0; k < 10; k++)
@@ -117,7 +126,7 @@ START_TEST(edges_and_modes)
 {
 	struct ra_plan pl;
 
-	readahead_init(&ra, RA_AUTO, 0, NR);
+	readahead_init(&ra, RA_AUTO, 0, NR, NR);
 	readahead_fault(&ra, NR - 3);
 	pl = readahead_fault(&ra, NR - 2);
 	expect(pl, NR - 1, 1, NR - 1);          /* clipped at the end of RAM */
@@ -133,18 +142,18 @@ START_TEST(edges_and_modes)
 	ck_assert_uint_eq(pl.n, 0);
 	readahead_destroy(&ra);
 
-	readahead_init(&ra, RA_OFF, 0, NR);
+	readahead_init(&ra, RA_OFF, 0, NR, NR);
 	ck_assert_uint_eq(readahead_fault(&ra, 5).n, 0);
 	ck_assert_uint_eq(readahead_fault(&ra, 6).n, 0);
 	readahead_destroy(&ra);
 
-	readahead_init(&ra, RA_FIXED, 32, NR);
+	readahead_init(&ra, RA_FIXED, 32, NR, NR);
 	pl = readahead_fault(&ra, 64);
-	expect(pl, 64, 32, RA_NONE);
-	pl = readahead_fault(&ra, 65);
-	expect(pl, 66, 32, 66);
-	pl = readahead_marker(&ra, pl.stream, 66);
-	expect(pl, 98, 32, 98);
+	expect(pl, 65, 32, 65);
+	pl = readahead_marker(&ra, pl.stream, 65);
+	expect(pl, 97, 32, 97);
+	pl = readahead_fault(&ra, 100);         /* inside the stream's window: on from it */
+	expect(pl, 101, 32, 101);
 	readahead_destroy(&ra);
 }
 END_TEST

@@ -36,12 +36,19 @@ static void on_fatal(void *opaque, const char *msg)
 	snprintf(fatal_msg, sizeof(fatal_msg), "%s", msg);
 }
 
-/* Set up swap mode over fresh RAM with the swap file in @where (NULL: a temp dir). */
-static bool start(const char *where, bool clock, unsigned threads)
+static uint64_t npages = NPAGES;       /* RAM of the test running, in pages */
+
+/*
+ * Set up swap mode over fresh RAM of @pages pages with a limit of @limit and
+ * the swap file in @where (NULL: a temp dir).
+ */
+static bool start_ram(const char *where, bool clock, unsigned threads, uint64_t pages,
+		      uint64_t limit, enum ra_mode ra)
 {
 	struct guestmem_pager pager;
 	struct swapmode_params p = {
-		.dir = NULL, .limit_pages = LIMIT, .clock = clock, .fault_threads = threads,
+		.dir = NULL, .limit_pages = limit, .clock = clock, .fault_threads = threads,
+		.readahead = ra,
 	};
 
 	fatal_msg[0] = '\0';
@@ -51,7 +58,8 @@ static bool start(const char *where, bool clock, unsigned threads)
 	}
 	snprintf(path, sizeof(path), "%s", where);
 	p.dir = path;
-	ck_assert_int_eq(guestmem_init(&gm, NPAGES * 4096ull), 0);
+	npages = pages;
+	ck_assert_int_eq(guestmem_init(&gm, pages * 4096ull), 0);
 	ck_assert_int_eq(swapmode_create(&sm, &gm, &p), 0);
 	swapmode_on_fatal(sm, on_fatal, NULL);
 	if (swapmode_start(sm)) {
@@ -61,6 +69,11 @@ static bool start(const char *where, bool clock, unsigned threads)
 	pager = swapmode_pager(sm);
 	guestmem_set_pager(&gm, &pager);
 	return true;
+}
+
+static bool start(const char *where, bool clock, unsigned threads)
+{
+	return start_ram(where, clock, threads, NPAGES, LIMIT, RA_AUTO);
 }
 
 static void finish(void)
@@ -106,7 +119,7 @@ static bool stamped(const uint8_t *base, uint64_t i, uint64_t gen)
 /* Write every page with @gen, then read every page back. */
 static void pass(uint64_t gen, bool write)
 {
-	for (uint64_t i = 0; i < NPAGES; i++) {
+	for (uint64_t i = 0; i < npages; i++) {
 		if (gen > 1)
 			ck_assert_msg(stamped(gm.guest_map, i, write ? gen - 1 : gen),
 				      "page %llu before pass %llu", (unsigned long long)i,
@@ -114,7 +127,7 @@ static void pass(uint64_t gen, bool write)
 		if (write)
 			stamp(gm.guest_map, i, gen);
 	}
-	for (uint64_t i = 0; i < NPAGES; i++)
+	for (uint64_t i = 0; i < npages; i++)
 		ck_assert_msg(stamped(gm.guest_map, i, gen), "page %llu after pass %llu",
 			      (unsigned long long)i, (unsigned long long)gen);
 }
@@ -290,7 +303,7 @@ END_TEST
 /* The first page at or after @from whose only copy is in the swap file. */
 static uint64_t swapped_page(uint64_t from)
 {
-	for (uint64_t i = from; i < NPAGES; i++)
+	for (uint64_t i = from; i < npages; i++)
 		if (page_kind(pages_get(&sm->pages, i)) == PAGE_SWAPPED)
 			return i;
 	ck_abort_msg("no swapped-out page");
@@ -389,6 +402,48 @@ START_TEST(stalled_swap_in_abort)
 }
 END_TEST
 
+/*
+ * Read-ahead on a sequential pass over 4 times the limit: the stream is read
+ * ahead of the toucher, so nearly every page comes without a demand read,
+ * and what was read ahead was used.  The same pass with readahead off reads
+ * every page on demand.
+ */
+static uint64_t seq_demand_reads(enum ra_mode ra, uint64_t *hit, uint64_t *issued)
+{
+	uint64_t demand;
+
+	if (!start_ram(NULL, true, 1, 4096, 1024, ra))
+		return 0;
+	pass(1, true);                  /* stamps every page: 3/4 of them go out */
+	demand = c(&sm->c.swap_in);
+	pass(1, false);                 /* in order, reading */
+	pass(1, false);
+	swapmode_stop(sm);
+	demand = c(&sm->c.swap_in) - demand;
+	*hit = c(&sm->ra.hit);
+	*issued = c(&sm->ra.issued);
+	ck_assert_uint_le(c(&sm->pages.peak), 1024);
+	ck_assert_str_eq(fatal_msg, "");
+	finish();
+	return demand;
+}
+
+START_TEST(readahead_sequential)
+{
+	uint64_t hit, issued, off, on;
+
+	off = seq_demand_reads(RA_OFF, &hit, &issued);
+	ck_assert_uint_eq(issued, 0);
+	on = seq_demand_reads(RA_AUTO, &hit, &issued);
+	printf("readahead_sequential: demand reads off %llu auto %llu, issued %llu hit %llu\n",
+	       (unsigned long long)off, (unsigned long long)on, (unsigned long long)issued,
+	       (unsigned long long)hit);
+	ck_assert_uint_gt(off, 2 * 3000);
+	ck_assert_uint_le(on * 8, off);
+	ck_assert_uint_ge(hit * 10, issued * 9);        /* accuracy at least 0.9 */
+}
+END_TEST
+
 /* A full swap file (a tiny tmpfs): pages stay resident, one message, nothing lost. */
 START_TEST(swap_file_full)
 {
@@ -451,6 +506,7 @@ static Suite *swapmode_suite(void)
 	tcase_add_test(tc, swap_file_full);
 	tcase_add_test(tc, corrupt_slot_is_fatal);
 	tcase_add_test(tc, stalled_swap_in_abort);
+	tcase_add_test(tc, readahead_sequential);
 	suite_add_tcase(s, tc);
 	return s;
 }
