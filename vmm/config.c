@@ -11,7 +11,7 @@
 #include "pv_version.h"
 
 enum { OPT_CMDLINE = 0x100, OPT_STATS, OPT_PV_MMU, OPT_VERSION, OPT_SWAP, OPT_RESIDENT,
-       OPT_AGING, OPT_FAULT_THREADS, OPT_ANON_RAM };
+       OPT_AGING, OPT_FAULT_THREADS, OPT_ANON_RAM, OPT_READAHEAD };
 
 /* --pv-mmu values: advice passed to the guest in the FDT (PV_FDT_PV_MMU). */
 static const char *const config_pv_mmu_modes[] = {
@@ -29,6 +29,7 @@ static const struct option config_options[] = {
 	{ "aging",   required_argument, NULL, OPT_AGING },
 	{ "fault-threads", required_argument, NULL, OPT_FAULT_THREADS },
 	{ "anon-ram", no_argument,      NULL, OPT_ANON_RAM },
+	{ "readahead", required_argument, NULL, OPT_READAHEAD },
 	{ "quiet",   no_argument,       NULL, 'q' },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
@@ -53,6 +54,8 @@ static void config_usage(FILE *f)
 		"      --resident SIZE with --swap: guest RAM kept resident, below --memory\n"
 		"      --aging MODE    with --swap: clock (reference bits; default) or off (FIFO)\n"
 		"      --fault-threads N  with --swap: userfaultfd service threads, 1 to %d (default 1)\n"
+		"      --readahead MODE  with --swap: auto (streams sized by their hit rate; default),\n"
+		"                      off, or N (a fixed window of N pages, 1 to %d)\n"
 		"      --anon-ram      guest RAM as private anonymous memory (not with --swap)\n"
 		"  -q, --quiet         no counters table at exit\n"
 		"  -h, --help          this text\n"
@@ -60,7 +63,9 @@ static void config_usage(FILE *f)
 		"\n"
 		"Exit status: the guest's own exit code; %d for bad usage or input;\n"
 		"%d when the VM failed (guest assertion or exception, triple fault,\n"
-		"KVM error).\n", CONFIG_FAULT_THREADS_MAX, PV_STATUS_USAGE, PV_STATUS_VM_FAILED);
+		"KVM error); %d when the --stats report could not be written.\n",
+		CONFIG_FAULT_THREADS_MAX, CONFIG_READAHEAD_MAX, PV_STATUS_USAGE, PV_STATUS_VM_FAILED,
+		PV_STATUS_REPORT);
 }
 
 int config_parse_size(const char *s, uint64_t *out)
@@ -133,7 +138,7 @@ int config_check_memory(uint64_t size, uint64_t host_bytes, FILE *err)
 	return 0;
 }
 
-/* A whole number from 1 to @max for option --@opt; one line to @err if not. */
+/* A whole number from 1 to @max for option --@opt; one line to @err (when not NULL) if not. */
 static int config_parse_count(const char *opt, const char *s, unsigned long max, unsigned *out,
 			      FILE *err)
 {
@@ -143,7 +148,8 @@ static int config_parse_count(const char *opt, const char *s, unsigned long max,
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (*s < '0' || *s > '9' || *end || errno || v == 0 || v > max) {
-		fprintf(err, "vmm: --%s '%s': expected a number from 1 to %lu\n", opt, s, max);
+		if (err)
+			fprintf(err, "vmm: --%s '%s': expected a number from 1 to %lu\n", opt, s, max);
 		return -EINVAL;
 	}
 	*out = (unsigned)v;
@@ -191,10 +197,11 @@ static int config_parse_resident(const char *s, uint64_t *out, FILE *err)
 }
 
 /* The swap options go together, and only with memfd RAM. */
-static int config_check_swap(const struct vm_config *cfg, bool aging, bool threads, FILE *err)
+static int config_check_swap(const struct vm_config *cfg, bool aging, bool threads, bool ra,
+			     FILE *err)
 {
 	const char *alone = cfg->resident ? "--resident" : aging ? "--aging" :
-			    threads ? "--fault-threads" : NULL;
+			    threads ? "--fault-threads" : ra ? "--readahead" : NULL;
 
 	if (!cfg->swap_dir) {
 		if (alone) {
@@ -250,7 +257,8 @@ static char *config_join(int argc, char **argv, int from)
 int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
 	const char *cmdline = NULL;
-	bool aging = false, threads = false;
+	bool aging = false, threads = false, ra = false;
+	unsigned ra_pages;
 	int opt, ret, dd;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -259,6 +267,7 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 	cfg->pv_mmu = config_pv_mmu_modes[0];
 	cfg->aging_clock = true;
 	cfg->fault_threads = 1;
+	cfg->readahead = -1;
 
 	/*
 	 * Options may come before or after IMAGE; everything after the first
@@ -321,6 +330,21 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 				return -EINVAL;
 			threads = true;
 			break;
+		case OPT_READAHEAD:
+			ra = true;
+			if (strcmp(optarg, "auto") == 0) {
+				cfg->readahead = -1;
+			} else if (strcmp(optarg, "off") == 0) {
+				cfg->readahead = 0;
+			} else if (config_parse_count("readahead", optarg, CONFIG_READAHEAD_MAX,
+						      &ra_pages, NULL) == 0) {
+				cfg->readahead = (int)ra_pages;
+			} else {
+				fprintf(err, "vmm: --readahead '%s': expected auto, off or a number of "
+					"pages from 1 to %d\n", optarg, CONFIG_READAHEAD_MAX);
+				return -EINVAL;
+			}
+			break;
 		case OPT_ANON_RAM:
 			cfg->anon_ram = true;
 			break;
@@ -357,7 +381,7 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 			argv[optind]);
 		return -EINVAL;
 	}
-	if (config_check_swap(cfg, aging, threads, err))
+	if (config_check_swap(cfg, aging, threads, ra, err))
 		return -EINVAL;
 	if (cfg->swap_dir && cfg->stats_path && strcmp(cfg->swap_dir, cfg->stats_path) == 0) {
 		fprintf(err, "vmm: --stats and --swap name the same path '%s'\n", cfg->stats_path);

@@ -11,6 +11,7 @@
 #define CONFIG_DEFAULT_PV_MMU "auto"
 #define CONFIG_RESIDENT_MIN (1ull << 20)        /* --resident: the guest kernel's working set */
 #define CONFIG_FAULT_THREADS_MAX 8
+#define CONFIG_READAHEAD_MAX 256     /* pages: mmu/readahead.h's RA_MAX */
 
 struct vm_config {
 	const char *image;      /* path of the guest image */
@@ -25,6 +26,7 @@ struct vm_config {
 	bool aging_clock;       /* --aging clock (default) or off */
 	unsigned fault_threads; /* --fault-threads, 1..CONFIG_FAULT_THREADS_MAX (default 1) */
 	bool anon_ram;          /* --anon-ram: private anonymous RAM, no memfd */
+	int readahead;          /* --readahead: -1 auto (default), 0 off, N pages */
 };
 
 /* What config_parse() decided. */

@@ -59,6 +59,8 @@ int vm_swap_prepare(struct vm *vm)
 		.limit_pages = vm->cfg->resident >> 12,
 		.clock = vm->cfg->aging_clock,
 		.fault_threads = vm->cfg->fault_threads,
+		.readahead = vm->cfg->readahead < 0 ? RA_AUTO : vm->cfg->readahead ? RA_FIXED : RA_OFF,
+		.readahead_pages = vm->cfg->readahead > 0 ? (uint32_t)vm->cfg->readahead : 0,
 	};
 
 	if (!vm->cfg->swap_dir)

@@ -115,6 +115,7 @@ START_TEST(defaults_and_image)
 	ck_assert(cfg.aging_clock);
 	ck_assert_uint_eq(cfg.fault_threads, 1);
 	ck_assert(!cfg.anon_ram);
+	ck_assert_int_eq(cfg.readahead, -1);    /* auto */
 	config_free(&cfg);
 }
 END_TEST
@@ -143,6 +144,15 @@ START_TEST(swap_options)
 	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--swap", "s", "--resident", "255M",
 			       "--aging=clock", "img", NULL), CONFIG_RUN);
 	ck_assert(cfg.aging_clock);
+	config_free(&cfg);
+
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--swap", "s", "--resident", "8M",
+			       "--readahead", "off", "img", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.readahead, 0);
+	config_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--swap", "s", "--resident", "8M",
+			       "--readahead=64", "img", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.readahead, 64);
 	config_free(&cfg);
 
 	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--anon-ram", "img", NULL), CONFIG_RUN);
@@ -248,6 +258,11 @@ START_TEST(bad_usage)
 		{ { "--swap", "s", "--resident", "8M", "--fault-threads", "0", "img", NULL },
 		  "--fault-threads '0'" },
 		{ { "--swap=", "img", NULL }, "--swap needs a directory" },
+		{ { "--readahead", "auto", "img", NULL }, "--readahead needs --swap" },
+		{ { "--swap", "s", "--resident", "8M", "--readahead", "257", "img", NULL },
+		  "--readahead '257': expected auto, off or a number of pages from 1 to 256" },
+		{ { "--swap", "s", "--resident", "8M", "--readahead", "on", "img", NULL },
+		  "--readahead 'on'" },
 		{ { "--swap", "d", "--resident", "8M", "--stats", "d", "img", NULL },
 		  "--stats and --swap name the same path 'd'" },
 		{ { "--swap", "s", "--resident", "8M", "--anon-ram", "img", NULL },

@@ -48,7 +48,7 @@ static bool start_ram(const char *where, bool clock, unsigned threads, uint64_t 
 	struct guestmem_pager pager;
 	struct swapmode_params p = {
 		.dir = NULL, .limit_pages = limit, .clock = clock, .fault_threads = threads,
-		.readahead = ra,
+		.readahead = ra, .readahead_pages = ra == RA_FIXED ? 64 : 0,
 	};
 
 	fatal_msg[0] = '\0';
@@ -444,6 +444,114 @@ START_TEST(readahead_sequential)
 }
 END_TEST
 
+/* Touch every page once, in the order of @order(k), checking generation @gen. */
+static void touch_all(uint64_t (*order)(uint64_t k), uint64_t gen)
+{
+	for (uint64_t k = 0; k < npages; k++) {
+		uint64_t i = order(k);
+
+		ck_assert_msg(stamped(gm.guest_map, i, gen), "page %llu, generation %llu",
+			      (unsigned long long)i, (unsigned long long)gen);
+	}
+}
+
+static uint64_t order_scattered(uint64_t k)
+{
+	return (k * 613) % npages;      /* 613 is prime to the page counts used here */
+}
+
+static uint64_t order_down(uint64_t k)
+{
+	return npages - 1 - k;
+}
+
+/*
+ * Read-ahead pages that go before they are touched: scattered touches with
+ * a fixed window (64 pages) in a limit of 256 read far more than is used; the
+ * unused pages are evicted (counted wasted) and nothing is lost.
+ */
+START_TEST(readahead_evicted_unused)
+{
+	if (!start_ram(NULL, true, 1, 2048, 256, RA_FIXED))
+		return;
+	pass(1, true);
+	touch_all(order_scattered, 1);
+	touch_all(order_scattered, 1);
+	pass(1, false);
+	swapmode_stop(sm);
+	ck_assert_uint_gt(c(&sm->ra.wasted), 0);
+	ck_assert_uint_gt(c(&sm->ra.issued), c(&sm->ra.hit));
+	ck_assert_uint_le(c(&sm->pages.peak), 256);
+	ck_assert_str_eq(fatal_msg, "");
+	finish();
+}
+END_TEST
+
+/*
+ * Streams down, and up to the last page: windows stop at the ends of RAM,
+ * every page comes back right.
+ */
+START_TEST(readahead_ends_of_ram)
+{
+	if (!start_ram(NULL, true, 1, 2048, 512, RA_AUTO))
+		return;
+	pass(1, true);
+	touch_all(order_down, 1);
+	pass(1, false);                 /* up, to the last page */
+	touch_all(order_down, 1);
+	swapmode_stop(sm);
+	ck_assert_uint_gt(c(&sm->ra.issued), 0);
+	ck_assert_str_eq(fatal_msg, "");
+	finish();
+}
+END_TEST
+
+struct rewriter {
+	uint64_t gen[2048];
+	atomic_bool done;
+};
+
+/* Rewrite pages ahead of a sequential reader while its windows are read. */
+static void *rewrite_thread(void *arg)
+{
+	struct rewriter *rw = arg;
+
+	for (uint64_t i = 64; i < npages; i += 3) {
+		stamp(gm.guest_map, i, 7);
+		rw->gen[i] = 7;
+	}
+	atomic_store(&rw->done, true);
+	return NULL;
+}
+
+START_TEST(readahead_rewritten_in_flight)
+{
+	static struct rewriter rw;
+	pthread_t t;
+
+	if (!start_ram(NULL, true, 1, 2048, 512, RA_AUTO))
+		return;
+	pass(1, true);
+	for (uint64_t i = 0; i < npages; i++)
+		rw.gen[i] = 1;
+	atomic_store(&rw.done, false);
+	ck_assert_int_eq(pthread_create(&t, NULL, rewrite_thread, &rw), 0);
+	/* a sequential reader: its windows are in flight while the writer stamps */
+	for (int k = 0; k < 3; k++)
+		for (uint64_t i = 0; i < npages; i++)
+			(void)*(volatile uint64_t *)(gm.guest_map + i * 4096);
+	pthread_join(t, NULL);
+	for (int k = 0; k < 2; k++)
+		for (uint64_t i = 0; i < npages; i++)
+			ck_assert_msg(stamped(gm.guest_map, i, rw.gen[i]), "page %llu, generation %llu",
+				      (unsigned long long)i, (unsigned long long)rw.gen[i]);
+	swapmode_stop(sm);
+	ck_assert_uint_gt(c(&sm->ra.issued), 0);
+	ck_assert_str_eq(fatal_msg, "");
+	finish();
+}
+END_TEST
+
 /* A full swap file (a tiny tmpfs): pages stay resident, one message, nothing lost. */
 START_TEST(swap_file_full)
 {
@@ -507,6 +615,9 @@ static Suite *swapmode_suite(void)
 	tcase_add_test(tc, corrupt_slot_is_fatal);
 	tcase_add_test(tc, stalled_swap_in_abort);
 	tcase_add_test(tc, readahead_sequential);
+	tcase_add_test(tc, readahead_evicted_unused);
+	tcase_add_test(tc, readahead_ends_of_ram);
+	tcase_add_test(tc, readahead_rewritten_in_flight);
 	suite_add_tcase(s, tc);
 	return s;
 }
