@@ -73,6 +73,9 @@ void metrics_json(struct json *j, const struct metric *m, unsigned n)
 		case METRIC_LAT:
 			metrics_json_lat(j, m[k].key, m[k].lat);
 			break;
+		case METRIC_MILLI:
+			json_fixed(j, m[k].key, (int64_t)m[k].u64, 3);
+			break;
 		}
 	}
 	for (; depth > 0; depth--)
@@ -98,6 +101,9 @@ void metrics_print(FILE *f, const struct metric *m, unsigned n)
 			fprintf(f, "p50/p99 %" PRIu64 "/%" PRIu64 " ns (%" PRIuFAST64 ")",
 				lathist_percentile(m[k].lat, 50), lathist_percentile(m[k].lat, 99),
 				atomic_load(&m[k].lat->count));
+			break;
+		case METRIC_MILLI:
+			fprintf(f, "%" PRIu64 ".%03" PRIu64, m[k].u64 / 1000, m[k].u64 % 1000);
 			break;
 		}
 	}

@@ -96,6 +96,7 @@ START_TEST(metric_lists)
 		METRIC_LAT_AT("uffd.latency", "swap_in", &h),
 		METRIC_U64_AT("uffd.latency.deep", "d", 4),
 		METRIC_U64_AT("mem", "b", 2),
+		METRIC_MILLI_AT("mem", "r", 1042),
 	};
 	char *buf = NULL;
 	size_t len = 0;
@@ -105,7 +106,7 @@ START_TEST(metric_lists)
 	lathist_add(&h, 1000);
 	json_init(&j, f);
 	json_obj_begin(&j, NULL);
-	metrics_json(&j, m, 5);
+	metrics_json(&j, m, 6);
 	json_obj_end(&j);
 	ck_assert_int_eq(json_finish(&j), 0);
 	fclose(f);
@@ -116,14 +117,14 @@ START_TEST(metric_lists)
 			 "          0,\n          0,\n          0,\n          0,\n          0,\n"
 			 "          0,\n          0,\n          0,\n          0,\n          1\n"
 			 "        ]\n      },\n      \"deep\": {\n        \"d\": 4\n      }\n"
-			 "    }\n  },\n  \"mem\": {\n    \"b\": 2\n  }\n}\n");
+			 "    }\n  },\n  \"mem\": {\n    \"b\": 2,\n    \"r\": 1.042\n  }\n}\n");
 	free(buf);
 
 	f = open_memstream(&buf, &len);
-	metrics_print(f, m, 5);
+	metrics_print(f, m, 6);
 	fclose(f);
 	ck_assert_str_eq(buf, "uffd: a 1, mode x\x1b\nuffd.latency: swap_in p50/p99 1008/1008 ns (1)\n"
-			 "uffd.latency.deep: d 4\nmem: b 2\n");
+			 "uffd.latency.deep: d 4\nmem: b 2, r 1.042\n");
 	free(buf);
 }
 END_TEST
