@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 	guestmem_set_pager(&gm, &pager);
 	for (uint64_t i = 0; i < pages; i++)
 		*(uint64_t *)(gm.guest_map + i * 4096) = i << 8 | 1;
-	t0 = swapmode_now_ns();
+	t0 = mmu_now_ns();
 	for (int pass = 0; pass < passes; pass++) {
 		for (uint64_t k = 0; k < pages; k++) {
 			uint64_t i = seq ? k : drive_rand(&rng) % pages;
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 			touches++;
 		}
 	}
-	t0 = swapmode_now_ns() - t0;
+	t0 = mmu_now_ns() - t0;
 	swapmode_stop(sm);
 	printf("%s %s pages %llu limit %llu passes %d write %d: %.0f ns/touch, errors %llu\n",
 	       argv[3], argv[5], (unsigned long long)pages, (unsigned long long)p.limit_pages,

@@ -11,37 +11,53 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "mmu/swapmode.h"
+#include "mmu/guestmem.h"
+#include "mmu/pages.h"
+#include "mmu/reclaim.h"
+#include "mmu/swap.h"
+#include "mmu/uffd.h"
+#include "mmu/util.h"
 
 #define FAULT_MSGS      8       /* events read at once */
 #define FAULT_BUF_PAGES (RA_MAX + 1)
 
-static uint64_t fault_addr(const struct swapmode *sm, uint64_t i)
+static uint64_t fault_addr(const struct fault *f, uint64_t i)
 {
-	return sm->uffd.base + (i << PAGE_SHIFT_4K);
+	return f->uffd->base + (i << PAGE_SHIFT_4K);
 }
 
-void fault_wake(struct swapmode *sm, uint64_t i)
+void fault_wake(struct fault *f, uint64_t i)
 {
-	uffd_wake(&sm->uffd, fault_addr(sm, i), PAGE_SIZE_4K);
+	uffd_wake(f->uffd, fault_addr(f, i), PAGE_SIZE_4K);
 }
 
 /* Store page @i's new state (lock held; released here) and wake its WAITED faults. */
-static void fault_publish(struct swapmode *sm, uint64_t i, uint32_t st)
+static void fault_publish(struct fault *f, uint64_t i, uint32_t st)
 {
-	bool waited = pages_set_idle(&sm->pages, i, st);
+	bool waited = pages_set_idle(f->pages, i, st);
 
-	pages_unlock(&sm->pages, i);
+	pages_unlock(f->pages, i);
 	if (waited)
-		fault_wake(sm, i);
+		fault_wake(f, i);
+}
+
+void fault_installed(struct fault *f, uint64_t i, bool from_slot, uint32_t bits, bool pin,
+		     bool write)
+{
+	uint32_t st = page_installed(pages_get(f->pages, i), from_slot, f->clock) | bits;
+
+	if (pin)
+		st = page_pinned(st, write, f->clock);
+	fault_publish(f, i, st);
+	reclaim_note_resident(f->reclaim, i);
 }
 
 /* Give up a claim on page @i (BUSY, not installed): it is as it was, and its room goes back. */
-static void fault_unclaim(struct swapmode *sm, uint64_t i)
+static void fault_unclaim(struct fault *f, uint64_t i)
 {
-	pages_lock(&sm->pages, i);
-	fault_publish(sm, i, pages_get(&sm->pages, i));
-	pages_release(&sm->pages, 1);
+	pages_lock(f->pages, i);
+	fault_publish(f, i, pages_get(f->pages, i));
+	pages_release(f->pages, 1);
 }
 
 static struct fault_req *fault_req_get(struct fault_worker *w)
@@ -78,20 +94,20 @@ static bool fault_claimed(const struct fault_req *r, uint32_t k)
  * should have put it there) makes the run go page by page, the slot's data
  * written over such a page and mapped with CONTINUE.
  */
-static int fault_copy_run(struct swapmode *sm, uint64_t i, const uint8_t *src, uint32_t n,
+static int fault_copy_run(struct fault *f, uint64_t i, const uint8_t *src, uint32_t n,
 			  bool wp)
 {
-	int ret = uffd_copy(&sm->uffd, fault_addr(sm, i), src, (uint64_t)n << PAGE_SHIFT_4K, wp);
+	int ret = uffd_copy(f->uffd, fault_addr(f, i), src, (uint64_t)n << PAGE_SHIFT_4K, wp);
 
 	if (ret != 1)
 		return ret;
 	for (uint32_t k = 0; k < n; k++) {
-		ret = uffd_copy(&sm->uffd, fault_addr(sm, i + k), src + k * PAGE_SIZE_4K,
+		ret = uffd_copy(f->uffd, fault_addr(f, i + k), src + k * PAGE_SIZE_4K,
 				PAGE_SIZE_4K, wp);
 		if (ret == 1) {
-			memcpy(sm->gm->alias + ((i + k) << PAGE_SHIFT_4K), src + k * PAGE_SIZE_4K,
+			memcpy(f->gm->alias + ((i + k) << PAGE_SHIFT_4K), src + k * PAGE_SIZE_4K,
 			       PAGE_SIZE_4K);
-			ret = uffd_continue(&sm->uffd, fault_addr(sm, i + k), PAGE_SIZE_4K, wp);
+			ret = uffd_continue(f->uffd, fault_addr(f, i + k), PAGE_SIZE_4K, wp);
 		}
 		if (ret < 0)
 			return ret;
@@ -102,89 +118,81 @@ static int fault_copy_run(struct swapmode *sm, uint64_t i, const uint8_t *src, u
 /* The faulting page's read is done (@res: bytes or -errno): install it. */
 static void fault_demand_done(struct fault_worker *w, struct fault_req *r, int res)
 {
-	struct swapmode *sm = w->sm;
-	uint64_t i = r->first, t_done = swapmode_now_ns(), t_end;
+	struct fault *f = w->f;
+	uint64_t i = r->first, t_done = mmu_now_ns(), t_end;
 	bool from_slot = true, wp = !r->write;
-	int ret = res == (int)PAGE_SIZE_4K ? swap_verify(&sm->swap, r->buf, i) :
+	int ret = res == (int)PAGE_SIZE_4K ? swap_verify(f->swap, r->buf, i) :
 		  res < 0 ? res : -EIO;
-	uint32_t st;
 
 	if (!ret)
-		ret = fault_copy_run(sm, i, r->buf, 1, wp);
+		ret = fault_copy_run(f, i, r->buf, 1, wp);
 	if (ret < 0) {
 		/* -ESHUTDOWN: the VM is being stopped, the storage may hang: not an error */
-		if (ret != -ESHUTDOWN && !atomic_load(&sm->swap.abort)) {
-			atomic_fetch_add(&sm->c.swap_errors, 1);
-			swapmode_fatal(sm, "swap-in of gpa 0x%llx from slot %llu: %s; guest data lost",
+		if (ret != -ESHUTDOWN && !atomic_load(&f->swap->abort)) {
+			atomic_fetch_add(&f->c.read_errors, 1);
+			mmu_fatal(f->fatal, "swap-in of gpa 0x%llx from slot %llu: %s; guest data lost",
 				       (unsigned long long)(i << PAGE_SHIFT_4K), (unsigned long long)i,
 				       swap_strerror(ret));
 		}
 		from_slot = false;      /* unblock the vCPU with a zero page; the VM is ending */
-		if (uffd_zero(&sm->uffd, fault_addr(sm, i)) < 0)
-			swapmode_fatal(sm, "installing gpa 0x%llx: %s",
+		if (uffd_zero(f->uffd, fault_addr(f, i)) < 0)
+			mmu_fatal(f->fatal, "installing gpa 0x%llx: %s",
 				       (unsigned long long)(i << PAGE_SHIFT_4K), strerror(errno));
 	}
-	t_end = swapmode_now_ns();
-	pages_lock(&sm->pages, i);
-	st = page_installed(pages_get(&sm->pages, i), from_slot, sm->clock);
-	fault_publish(sm, i, st | (from_slot && !wp ? PAGE_DIRTY : 0));
-	reclaim_note_resident(sm, i);
+	t_end = mmu_now_ns();
+	pages_lock(f->pages, i);
+	fault_installed(f, i, from_slot, from_slot && !wp ? PAGE_DIRTY : 0, false, false);
 	if (!from_slot)
 		return;
-	atomic_fetch_add_explicit(&sm->c.swap_in, 1, memory_order_relaxed);
-	lathist_add(&sm->c.lat_swap_in, t_end - r->t_event);
-	lathist_add(&sm->c.lat_queue, r->t_submit - r->t_event);
-	lathist_add(&sm->c.lat_read, t_done - r->t_submit);
-	lathist_add(&sm->c.lat_install, t_end - t_done);
+	atomic_fetch_add_explicit(&f->c.swap_in, 1, memory_order_relaxed);
+	lathist_add(&f->c.lat_swap_in, t_end - r->t_event);
+	lathist_add(&f->c.lat_queue, r->t_submit - r->t_event);
+	lathist_add(&f->c.lat_read, t_done - r->t_submit);
+	lathist_add(&f->c.lat_install, t_end - t_done);
 }
 
 /* A read-ahead window's read is done: install the pages that came back whole. */
 static void fault_ra_done(struct fault_worker *w, struct fault_req *r, int res)
 {
-	struct swapmode *sm = w->sm;
+	struct fault *f = w->f;
 	bool ok = res == (int)(r->n * PAGE_SIZE_4K);
 	uint32_t installed = 0;
 
 	for (uint32_t k = 0, n; k < r->n; k += n) {
 		uint64_t i = r->first + k;
 		bool good = fault_claimed(r, k) && ok &&
-			    !swap_verify(&sm->swap, r->buf + k * PAGE_SIZE_4K, i);
+			    !swap_verify(f->swap, r->buf + k * PAGE_SIZE_4K, i);
 
 		n = 1;
 		if (!fault_claimed(r, k))
 			continue;
 		if (!good) {
-			fault_unclaim(sm, i);   /* stays in its slot; a demand read will say why */
+			fault_unclaim(f, i);   /* stays in its slot; a demand read will say why */
 			continue;
 		}
 		if (i == r->marker) {
 			/* into the memfd, not mapped: the stream's touch of it is a fault */
-			memcpy(sm->gm->alias + (i << PAGE_SHIFT_4K), r->buf + k * PAGE_SIZE_4K,
+			memcpy(f->gm->alias + (i << PAGE_SHIFT_4K), r->buf + k * PAGE_SIZE_4K,
 			       PAGE_SIZE_4K);
 		} else {
 			while (k + n < r->n && fault_claimed(r, k + n) && r->first + k + n != r->marker &&
-			       !swap_verify(&sm->swap, r->buf + (k + n) * PAGE_SIZE_4K, i + n))
+			       !swap_verify(f->swap, r->buf + (k + n) * PAGE_SIZE_4K, i + n))
 				n++;
-			if (fault_copy_run(sm, i, r->buf + k * PAGE_SIZE_4K, n, true) < 0) {
+			if (fault_copy_run(f, i, r->buf + k * PAGE_SIZE_4K, n, true) < 0) {
 				for (uint32_t q = 0; q < n; q++)
-					fault_unclaim(sm, i + q);
+					fault_unclaim(f, i + q);
 				continue;
 			}
 		}
 		for (uint32_t q = 0; q < n; q++) {
-			uint32_t st;
-
-			pages_lock(&sm->pages, i + q);
-			st = page_with_ra(page_installed(pages_get(&sm->pages, i + q), true, sm->clock),
-					  r->stream);
-			if (i + q == r->marker)
-				st |= PAGE_MARKER | PAGE_UNMAPPED;
-			fault_publish(sm, i + q, st);
-			reclaim_note_resident(sm, i + q);
+			pages_lock(f->pages, i + q);
+			fault_installed(f, i + q, true, page_with_ra(0, r->stream) |
+					(i + q == r->marker ? PAGE_MARKER | PAGE_UNMAPPED : 0),
+					false, false);
 		}
 		installed += n;
 	}
-	atomic_fetch_add_explicit(&sm->c.ra_installed, installed, memory_order_relaxed);
+	atomic_fetch_add_explicit(&f->c.ra_installed, installed, memory_order_relaxed);
 }
 
 static void fault_complete(struct fault_worker *w, struct fault_req *r, int res)
@@ -234,7 +242,7 @@ static void fault_abandon(struct fault_worker *w)
 static int fault_reap_wait(struct fault_worker *w)
 {
 	struct io_uring_cqe *cqe;
-	int ret = swap_wait(&w->sm->swap, &w->ring, &cqe);
+	int ret = swap_wait(w->f->swap, &w->ring, &cqe);
 
 	if (!ret) {
 		struct fault_req *r = io_uring_cqe_get_data(cqe);
@@ -250,7 +258,7 @@ static int fault_reap_wait(struct fault_worker *w)
 
 static void fault_submit(struct fault_worker *w)
 {
-	uint64_t now = swapmode_now_ns();
+	uint64_t now = mmu_now_ns();
 
 	if (!w->ring_ok)
 		return;
@@ -267,8 +275,8 @@ static void fault_submit(struct fault_worker *w)
  */
 static void fault_readahead(struct fault_worker *w, const struct ra_plan *pl)
 {
-	struct swapmode *sm = w->sm;
-	struct pages *p = &sm->pages;
+	struct fault *f = w->f;
+	struct pages *p = f->pages;
 	uint64_t mark[RA_MAX / 64 + 1] = { 0 }, lo = UINT64_MAX, hi = 0, got, want = 0;
 	bool down = pl->marker != RA_NONE && pl->marker == pl->first + pl->n - 1;
 	struct fault_req *r;
@@ -299,7 +307,7 @@ static void fault_readahead(struct fault_worker *w, const struct ra_plan *pl)
 			continue;
 		mark[k / 64] &= ~(1ull << (k % 64));
 		pages_lock(p, pl->first + k);
-		fault_publish(sm, pl->first + k, pages_get(p, pl->first + k));
+		fault_publish(f, pl->first + k, pages_get(p, pl->first + k));
 		want--;
 	}
 	for (uint32_t k = 0; k < pl->n; k++) {
@@ -311,12 +319,12 @@ static void fault_readahead(struct fault_worker *w, const struct ra_plan *pl)
 	if (!got)
 		return;
 	r = fault_req_get(w);
-	if (!r || swap_queue_read(&sm->swap, &w->ring, r->buf + 0, lo, (uint32_t)(hi - lo + 1), r)) {
+	if (!r || swap_queue_read(f->swap, &w->ring, r->buf + 0, lo, (uint32_t)(hi - lo + 1), r)) {
 		if (r)
 			r->used = false;
 		for (uint64_t i = lo; i <= hi; i++)
 			if ((mark[(i - pl->first) / 64] >> ((i - pl->first) % 64)) & 1)
-				fault_unclaim(sm, i);
+				fault_unclaim(f, i);
 		return;
 	}
 	r->demand = false;
@@ -326,13 +334,13 @@ static void fault_readahead(struct fault_worker *w, const struct ra_plan *pl)
 	r->marker = pl->marker >= lo && pl->marker <= hi &&
 		    ((mark[(pl->marker - pl->first) / 64] >> ((pl->marker - pl->first) % 64)) & 1) ?
 		    pl->marker : RA_NONE;
-	r->t_event = swapmode_now_ns();
+	r->t_event = mmu_now_ns();
 	r->t_submit = 0;
 	for (uint64_t i = lo; i <= hi; i++)
 		if ((mark[(i - pl->first) / 64] >> ((i - pl->first) % 64)) & 1)
 			r->claimed[(i - lo) / 64] |= 1ull << ((i - lo) % 64);
 	w->inflight++;
-	readahead_issued(&sm->ra, (uint32_t)got);
+	readahead_issued(f->ra, (uint32_t)got);
 }
 
 /*
@@ -343,16 +351,16 @@ static void fault_readahead(struct fault_worker *w, const struct ra_plan *pl)
 static void fault_swap_in(struct fault_worker *w, uint64_t i, uint32_t st, bool write,
 			  uint64_t t0)
 {
-	struct swapmode *sm = w->sm;
+	struct fault *f = w->f;
 	struct ra_plan pl;
 	struct fault_req *r;
 	int ret;
 
-	atomic_fetch_add_explicit(&sm->c.missing, 1, memory_order_relaxed);
-	pages_set(&sm->pages, i, st | PAGE_BUSY);
-	pages_unlock(&sm->pages, i);
-	pl = readahead_fault(&sm->ra, i);
-	pages_reserve(&sm->pages);
+	atomic_fetch_add_explicit(&f->c.missing, 1, memory_order_relaxed);
+	pages_set(f->pages, i, st | PAGE_BUSY);
+	pages_unlock(f->pages, i);
+	pl = readahead_fault(f->ra, i);
+	pages_reserve(f->pages);
 	while (w->ring_ok && !(r = fault_req_get(w)))
 		if (fault_reap_wait(w))
 			break;
@@ -362,14 +370,14 @@ static void fault_swap_in(struct fault_worker *w, uint64_t i, uint32_t st, bool 
 		r->first = i;
 		r->write = write;
 		r->t_event = t0;
-		r->t_submit = swapmode_now_ns();
-		ret = r->buf && !w->abandoned ? swap_read(&sm->swap, NULL, r->buf, i) : -ESHUTDOWN;
+		r->t_submit = mmu_now_ns();
+		ret = r->buf && !w->abandoned ? swap_read(f->swap, NULL, r->buf, i) : -ESHUTDOWN;
 		fault_demand_done(w, r, ret ? ret : (int)PAGE_SIZE_4K);
 		return;
 	}
 	*r = (struct fault_req){ .used = true, .demand = true, .write = write, .n = 1, .first = i,
 				 .marker = RA_NONE, .t_event = t0, .buf = r->buf };
-	ret = swap_queue_read(&sm->swap, &w->ring, r->buf, i, 1, r);
+	ret = swap_queue_read(f->swap, &w->ring, r->buf, i, 1, r);
 	w->inflight++;
 	if (ret) {
 		fault_complete(w, r, ret);
@@ -382,22 +390,21 @@ static void fault_swap_in(struct fault_worker *w, uint64_t i, uint32_t st, bool 
 /* A never-touched page (lock held; released here): a zero page. */
 static void fault_zero(struct fault_worker *w, uint64_t i, uint32_t st, uint64_t t0)
 {
-	struct swapmode *sm = w->sm;
+	struct fault *f = w->f;
 	int ret;
 
-	atomic_fetch_add_explicit(&sm->c.missing, 1, memory_order_relaxed);
-	pages_set(&sm->pages, i, st | PAGE_BUSY);
-	pages_unlock(&sm->pages, i);
-	pages_reserve(&sm->pages);
-	ret = uffd_zero(&sm->uffd, fault_addr(sm, i));
+	atomic_fetch_add_explicit(&f->c.missing, 1, memory_order_relaxed);
+	pages_set(f->pages, i, st | PAGE_BUSY);
+	pages_unlock(f->pages, i);
+	pages_reserve(f->pages);
+	ret = uffd_zero(f->uffd, fault_addr(f, i));
 	if (ret < 0)
-		swapmode_fatal(sm, "installing gpa 0x%llx: %s",
+		mmu_fatal(f->fatal, "installing gpa 0x%llx: %s",
 			       (unsigned long long)(i << PAGE_SHIFT_4K), strerror(-ret));
-	pages_lock(&sm->pages, i);
-	fault_publish(sm, i, page_installed(pages_get(&sm->pages, i), false, sm->clock));
-	reclaim_note_resident(sm, i);
-	atomic_fetch_add_explicit(&sm->c.zero_fill, 1, memory_order_relaxed);
-	lathist_add(&sm->c.lat_zero, swapmode_now_ns() - t0);
+	pages_lock(f->pages, i);
+	fault_installed(f, i, false, 0, false, false);
+	atomic_fetch_add_explicit(&f->c.zero_fill, 1, memory_order_relaxed);
+	lathist_add(&f->c.lat_zero, mmu_now_ns() - t0);
 }
 
 /*
@@ -406,9 +413,9 @@ static void fault_zero(struct fault_worker *w, uint64_t i, uint32_t st, uint64_t
  */
 static void fault_marker(struct fault_worker *w, int stream, uint64_t i)
 {
-	struct swapmode *sm = w->sm;
-	struct pages *p = &sm->pages;
-	struct ra_plan pl = readahead_marker(&sm->ra, stream, i);
+	struct fault *f = w->f;
+	struct pages *p = f->pages;
+	struct ra_plan pl = readahead_marker(f->ra, stream, i);
 	uint32_t used = 0;
 
 	for (uint64_t j = pl.used_first; j < pl.used_first + pl.used_n && j < p->nr; j++) {
@@ -424,7 +431,7 @@ static void fault_marker(struct fault_worker *w, int stream, uint64_t i)
 		}
 		pages_unlock(p, j);
 	}
-	readahead_hit(&sm->ra, -1, used);
+	readahead_hit(f->ra, -1, used);
 	fault_readahead(w, &pl);
 	fault_submit(w);
 }
@@ -438,8 +445,8 @@ static void fault_marker(struct fault_worker *w, int stream, uint64_t i)
  */
 static void fault_around(struct fault_worker *w, uint64_t i)
 {
-	struct swapmode *sm = w->sm;
-	struct pages *p = &sm->pages;
+	struct fault *f = w->f;
+	struct pages *p = f->pages;
 	uint64_t base = i & ~(uint64_t)(FAULT_AROUND - 1);
 
 	for (uint64_t j = base; j < base + FAULT_AROUND && j < p->nr; j++) {
@@ -451,13 +458,13 @@ static void fault_around(struct fault_worker *w, uint64_t i)
 		st = pages_get(p, j);
 		if (page_kind(st) == PAGE_RESIDENT && (st & PAGE_UNMAPPED) &&
 		    !(st & (PAGE_BUSY | PAGE_MARKER)) &&
-		    uffd_continue(&sm->uffd, fault_addr(sm, j), PAGE_SIZE_4K,
+		    uffd_continue(f->uffd, fault_addr(f, j), PAGE_SIZE_4K,
 				  !(st & PAGE_DIRTY)) >= 0) {
 			st &= ~PAGE_UNMAPPED;
-			if (sm->clock)
+			if (f->clock)
 				st |= PAGE_REF;
 			pages_set(p, j, st);
-			atomic_fetch_add_explicit(&sm->c.fault_around, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&f->c.fault_around, 1, memory_order_relaxed);
 		}
 		pages_unlock(p, j);
 	}
@@ -471,60 +478,60 @@ static void fault_around(struct fault_worker *w, uint64_t i)
  */
 static void fault_minor(struct fault_worker *w, uint64_t i, uint32_t st, bool write, uint64_t t0)
 {
-	struct swapmode *sm = w->sm;
+	struct fault *f = w->f;
 	int stream = (st & PAGE_RA) ? page_ra_stream(st) : -1;
 	bool marker = st & PAGE_MARKER;
 	int ret;
 
 	st &= ~(PAGE_RA | PAGE_RA_STREAM | PAGE_MARKER | PAGE_UNMAPPED);
-	if (sm->clock)
+	if (f->clock)
 		st = page_rereferenced(st);
 	/* a write fault on a resident page will dirty it: map it writable at once */
 	if (write && page_kind(st) == PAGE_RESIDENT)
 		st |= PAGE_DIRTY;
-	pages_set(&sm->pages, i, st);
+	pages_set(f->pages, i, st);
 	/* one being written back, and a clean one, stay write-protected: writes show */
-	ret = uffd_continue(&sm->uffd, fault_addr(sm, i), PAGE_SIZE_4K,
+	ret = uffd_continue(f->uffd, fault_addr(f, i), PAGE_SIZE_4K,
 			    page_kind(st) == PAGE_EVICTING || !(st & PAGE_DIRTY));
-	pages_unlock(&sm->pages, i);
+	pages_unlock(f->pages, i);
 	if (ret < 0)
-		swapmode_fatal(sm, "UFFDIO_CONTINUE at gpa 0x%llx: %s",
+		mmu_fatal(f->fatal, "UFFDIO_CONTINUE at gpa 0x%llx: %s",
 			       (unsigned long long)(i << PAGE_SHIFT_4K), strerror(-ret));
 	if (stream >= 0)
-		readahead_hit(&sm->ra, stream, 1);
+		readahead_hit(f->ra, stream, 1);
 	if (ret)
 		return;
 	if (marker) {
 		/* not aging's: a read-ahead stream's touch, counted as its own */
-		atomic_fetch_add_explicit(&sm->c.ra_marker, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&f->c.ra_marker, 1, memory_order_relaxed);
 		fault_marker(w, stream, i);
 	} else {
-		atomic_fetch_add_explicit(&sm->c.minor, 1, memory_order_relaxed);
-		lathist_add(&sm->c.lat_minor, swapmode_now_ns() - t0);
+		atomic_fetch_add_explicit(&f->c.minor, 1, memory_order_relaxed);
+		lathist_add(&f->c.lat_minor, mmu_now_ns() - t0);
 	}
 	fault_around(w, i);
 }
 
 void fault_serve(struct fault_worker *w, uint64_t addr, uint64_t flags, uint64_t t0)
 {
-	struct swapmode *sm = w->sm;
+	struct fault *f = w->f;
 	bool write = (flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0;
 	uint64_t i;
 	uint32_t st;
 
 	addr &= ~(PAGE_SIZE_4K - 1);
-	if (addr < sm->uffd.base || addr - sm->uffd.base >= sm->uffd.len)
+	if (addr < f->uffd->base || addr - f->uffd->base >= f->uffd->len)
 		return;
-	i = (addr - sm->uffd.base) >> PAGE_SHIFT_4K;
+	i = (addr - f->uffd->base) >> PAGE_SHIFT_4K;
 
 	/* served by the page's state, not by the event's kind: see mmu/fault.h */
-	pages_lock(&sm->pages, i);
-	st = pages_get(&sm->pages, i);
+	pages_lock(f->pages, i);
+	st = pages_get(f->pages, i);
 	if (st & PAGE_BUSY) {
 		/* being installed: its installer wakes this fault */
-		pages_set(&sm->pages, i, st | PAGE_WAITED);
-		pages_unlock(&sm->pages, i);
-		atomic_fetch_add_explicit(&sm->c.busy, 1, memory_order_relaxed);
+		pages_set(f->pages, i, st | PAGE_WAITED);
+		pages_unlock(f->pages, i);
+		atomic_fetch_add_explicit(&f->c.busy, 1, memory_order_relaxed);
 		return;
 	}
 	switch (page_kind(st)) {
@@ -542,7 +549,7 @@ void fault_serve(struct fault_worker *w, uint64_t addr, uint64_t flags, uint64_t
 }
 
 /*
- * Spin for SWAPMODE_SPIN_US after the last fault served, reading the
+ * Spin for FAULT_SPIN_US after the last fault served, reading the
  * (non-blocking) uffd and reaping completions -- faults come in bursts,
  * and a thread woken from poll() on this nested host takes ~15 us longer
  * to resolve one (docs/ARCHITECTURE.md) -- then sleep in poll() on the
@@ -551,11 +558,11 @@ void fault_serve(struct fault_worker *w, uint64_t addr, uint64_t flags, uint64_t
 static void *fault_thread(void *arg)
 {
 	struct fault_worker *w = arg;
-	struct swapmode *sm = w->sm;
+	struct fault *f = w->f;
 	struct uffd_msg msg[FAULT_MSGS];
 	struct pollfd pfd[3] = {
-		{ .fd = sm->uffd.stop_fd, .events = POLLIN },
-		{ .fd = sm->uffd.fd, .events = POLLIN },
+		{ .fd = f->uffd->stop_fd, .events = POLLIN },
+		{ .fd = f->uffd->fd, .events = POLLIN },
 		{ .fd = w->ring_efd, .events = POLLIN },
 	};
 	uint64_t last = 0, junk;
@@ -564,26 +571,26 @@ static void *fault_thread(void *arg)
 		ssize_t n;
 
 		fault_reap(w);
-		n = read(sm->uffd.fd, msg, sizeof(msg));
+		n = read(f->uffd->fd, msg, sizeof(msg));
 		if (n > 0) {
-			uint64_t t0 = swapmode_now_ns();
+			uint64_t t0 = mmu_now_ns();
 
 			for (size_t k = 0; k < (size_t)n / sizeof(msg[0]); k++)
 				if (msg[k].event == UFFD_EVENT_PAGEFAULT)
 					fault_serve(w, msg[k].arg.pagefault.address,
 						    msg[k].arg.pagefault.flags, t0);
-			last = swapmode_now_ns();
+			last = mmu_now_ns();
 			continue;
 		}
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			fprintf(stderr, "vmm: reading userfaultfd: %s\n", strerror(errno));
 			break;
 		}
-		if (w->inflight && atomic_load(&sm->swap.abort)) {
+		if (w->inflight && atomic_load(&f->swap->abort)) {
 			fault_abandon(w);       /* stopping, and the storage may never answer */
 			continue;
 		}
-		if (swapmode_now_ns() - last < SWAPMODE_SPIN_US * 1000ull)
+		if (mmu_now_ns() - last < FAULT_SPIN_US * 1000ull)
 			continue;
 		/* with reads in flight, look at swap_abort() every tick */
 		if (poll(pfd, w->ring_efd >= 0 ? 3 : 2, w->inflight ? SWAP_TICK_MS : -1) < 0 &&
@@ -602,10 +609,9 @@ static void *fault_thread(void *arg)
 	return NULL;
 }
 
-int fault_start(struct swapmode *sm, unsigned nr)
+int fault_start(struct fault *f, unsigned nr)
 {
-	struct fault *f = &sm->fault;
-	int ret;
+		int ret;
 
 	f->w = calloc(nr, sizeof(*f->w));
 	if (!f->w)
@@ -614,7 +620,7 @@ int fault_start(struct swapmode *sm, unsigned nr)
 	for (unsigned k = 0; k < nr; k++) {
 		struct fault_worker *w = &f->w[k];
 
-		w->sm = sm;
+		w->f = f;
 		w->ring_efd = -1;
 		/* without a ring, reads are synchronous and nothing is read ahead */
 		w->ring_ok = io_uring_queue_init(2 * FAULT_REQS, &w->ring, 0) == 0;
@@ -628,7 +634,7 @@ int fault_start(struct swapmode *sm, unsigned nr)
 		if (!fault_req_get(w))
 			return -ENOMEM;
 		w->req[0].used = false;         /* mapped now: the synchronous path's buffer */
-		ret = swapmode_thread(&w->thread, fault_thread, w, "fault");
+		ret = mmu_thread(&w->thread, fault_thread, w, "fault");
 		if (ret)
 			return ret;
 		w->started = true;
@@ -636,14 +642,13 @@ int fault_start(struct swapmode *sm, unsigned nr)
 	return 0;
 }
 
-void fault_stop(struct swapmode *sm)
+void fault_stop(struct fault *f)
 {
-	struct fault *f = &sm->fault;
-	uint64_t one = 1;
+		uint64_t one = 1;
 
 	if (!f->w)
 		return;
-	if (sm->uffd.stop_fd >= 0 && write(sm->uffd.stop_fd, &one, sizeof(one)) < 0)
+	if (f->uffd->stop_fd >= 0 && write(f->uffd->stop_fd, &one, sizeof(one)) < 0)
 		fprintf(stderr, "vmm: eventfd write: %s\n", strerror(errno));
 	for (unsigned k = 0; k < f->nr; k++) {
 		struct fault_worker *w = &f->w[k];

@@ -35,15 +35,23 @@
 #include <liburing.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
+#include "mmu/lathist.h"
 #include "mmu/readahead.h"
 
-struct swapmode;
+struct guestmem;
+struct mmu_fatal;
+struct pages;
+struct reclaim;
+struct swap;
+struct uffd;
 
 #define FAULT_REQS      8u      /* reads in flight per thread */
 #define FAULT_AROUND    16u     /* pages: the aligned block a MINOR fault maps */
 #define FAULT_RA_KEEP   16u     /* pages of room read-ahead leaves for faults */
+#define FAULT_SPIN_US   200     /* see fault_thread() */
 
 /* One read in flight: the faulting page alone, or a read-ahead window. */
 struct fault_req {
@@ -60,7 +68,7 @@ struct fault_req {
 };
 
 struct fault_worker {
-	struct swapmode *sm;
+	struct fault *f;
 	pthread_t thread;
 	bool started;
 	bool ring_ok;
@@ -71,19 +79,44 @@ struct fault_worker {
 	struct fault_req req[FAULT_REQS];
 };
 
+struct fault_counters {
+	atomic_uint_fast64_t missing;   /* faults that found the page absent or swapped */
+	atomic_uint_fast64_t minor;     /* faults on pages aging zapped */
+	atomic_uint_fast64_t zero_fill, swap_in;
+	atomic_uint_fast64_t read_errors;       /* failed or mismatching demand reads */
+	atomic_uint_fast64_t busy;      /* faults on a page being installed: left to the installer */
+	atomic_uint_fast64_t fault_around;      /* pages a MINOR fault mapped besides its own */
+	atomic_uint_fast64_t ra_installed;      /* read-ahead pages installed */
+	atomic_uint_fast64_t ra_marker;         /* MINOR faults on read-ahead markers */
+	struct lathist lat_zero, lat_swap_in, lat_minor;
+	/* a swap-in's stages: event read -> read submitted -> read done -> installed (woken) */
+	struct lathist lat_queue, lat_read, lat_install;
+};
+
 struct fault {
+	/* what the fault path works on: set by its owner before fault_start */
+	struct guestmem *gm;
+	struct pages *pages;
+	struct swap *swap;
+	struct uffd *uffd;
+	struct readahead *ra;
+	struct reclaim *reclaim;        /* told of each page that becomes resident */
+	struct mmu_fatal *fatal;
+	bool clock;                     /* --aging clock: installed pages get a pass of grace */
+
+	struct fault_counters c;
 	unsigned nr;
 	struct fault_worker *w;
 };
 
-/* Start @nr fault threads serving sm->uffd.  0 or -errno (threads started so far keep running). */
-int fault_start(struct swapmode *sm, unsigned nr);
+/* Start @nr fault threads serving f->uffd.  0 or -errno (threads started so far keep running). */
+int fault_start(struct fault *f, unsigned nr);
 
 /*
  * Stop and join the threads: each completes or (after swap_abort) gives up
  * the reads it has in flight first.  Idempotent.
  */
-void fault_stop(struct swapmode *sm);
+void fault_stop(struct fault *f);
 
 /*
  * Serve one fault on the page at @addr (flags from the event), read at @t0
@@ -95,6 +128,16 @@ void fault_serve(struct fault_worker *w, uint64_t addr, uint64_t flags, uint64_t
  * Whoever cleared BUSY on page @i and found it WAITED (pages_set_idle)
  * wakes its faults: they find the page mapped, or fault again.
  */
-void fault_wake(struct swapmode *sm, uint64_t i);
+void fault_wake(struct fault *f, uint64_t i);
+
+/*
+ * The one way a page becomes resident, whoever installed it (a fault
+ * thread, or the VMM's own access): with its lock held, store its state as
+ * installed (from its slot or not) with @bits added, pinned for the VMM when
+ * @pin (dirty when @write), clear BUSY and wake its waiters, release the
+ * lock, and tell reclaim.
+ */
+void fault_installed(struct fault *f, uint64_t i, bool from_slot, uint32_t bits, bool pin,
+		     bool write);
 
 #endif

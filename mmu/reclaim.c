@@ -11,15 +11,18 @@
 #include <unistd.h>
 
 #include "mmu/dirty.h"
-#include "mmu/swapmode.h"
+#include "mmu/guestmem.h"
+#include "mmu/readahead.h"
+#include "mmu/uffd.h"
+#include "mmu/util.h"
 
 #define RECLAIM_BACKOFF_MIN_MS  100u
 #define RECLAIM_BACKOFF_MAX_MS  5000u
 
-void reclaim_note_resident(struct swapmode *sm, uint64_t i)
+void reclaim_note_resident(struct reclaim *r, uint64_t i)
 {
-	if (!sm->clock)
-		fifo_push(&sm->reclaim.fifo, (uint32_t)i);
+	if (!r->clock)
+		fifo_push(&r->fifo, (uint32_t)i);
 }
 
 static int reclaim_cmp(const void *a, const void *b)
@@ -51,18 +54,18 @@ static void reclaim_unlock_run(struct pages *p, const uint64_t *v, unsigned len)
 		pages_unlock(p, v[k]);
 }
 
-static uint64_t reclaim_addr(struct swapmode *sm, uint64_t i)
+static uint64_t reclaim_addr(struct reclaim *r, uint64_t i)
 {
-	return (uintptr_t)sm->gm->guest_map + (i << PAGE_SHIFT_4K);
+	return (uintptr_t)r->gm->guest_map + (i << PAGE_SHIFT_4K);
 }
 
 /* Zap the host PTEs of pages [@i, @i + @len) of the guest mapping. */
-static int reclaim_zap(struct swapmode *sm, uint64_t i, unsigned len)
+static int reclaim_zap(struct reclaim *r, uint64_t i, unsigned len)
 {
-	if (madvise((void *)(uintptr_t)reclaim_addr(sm, i), (size_t)len << PAGE_SHIFT_4K,
+	if (madvise((void *)(uintptr_t)reclaim_addr(r, i), (size_t)len << PAGE_SHIFT_4K,
 		    MADV_DONTNEED) == 0)
 		return 0;
-	swapmode_fatal(sm, "madvise(MADV_DONTNEED) of guest RAM: %s", strerror(errno));
+	mmu_fatal(r->fatal, "madvise(MADV_DONTNEED) of guest RAM: %s", strerror(errno));
 	return -errno;
 }
 
@@ -76,21 +79,21 @@ static int reclaim_zap(struct swapmode *sm, uint64_t i, unsigned len)
  * Page @i (lock held) was written since its last protection: dirty, and a
  * read-ahead page among them was used.
  */
-static void reclaim_written(struct swapmode *sm, uint64_t i)
+static void reclaim_written(struct reclaim *r, uint64_t i)
 {
-	struct pages *p = &sm->pages;
+	struct pages *p = r->pages;
 	uint32_t st = pages_get(p, i) | PAGE_DIRTY;
 
 	if (st & PAGE_RA) {
-		readahead_hit(&sm->ra, page_ra_stream(st), 1);
+		readahead_hit(r->ra, page_ra_stream(st), 1);
 		st &= ~(PAGE_RA | PAGE_RA_STREAM);
 	}
 	pages_set(p, i, st);
 }
 
-static void reclaim_age(struct swapmode *sm, uint64_t *aged, unsigned n)
+static void reclaim_age(struct reclaim *r, uint64_t *aged, unsigned n)
 {
-	struct pages *p = &sm->pages;
+	struct pages *p = r->pages;
 
 	qsort(aged, n, sizeof(*aged), reclaim_cmp);
 	for (unsigned k = 0, len; k < n; k += len) {
@@ -98,33 +101,33 @@ static void reclaim_age(struct swapmode *sm, uint64_t *aged, unsigned n)
 
 		len = reclaim_run(aged, n, k);
 		reclaim_lock_run(p, aged + k, len);
-		if (!reclaim_zap(sm, aged[k], len)) {
+		if (!reclaim_zap(r, aged[k], len)) {
 			for (unsigned m = 0; m < len; m++)
 				pages_set(p, aged[k + m], pages_get(p, aged[k + m]) | PAGE_UNMAPPED);
-			if (dirty_scan(sm->pagemap_fd, reclaim_addr(sm, aged[k]), len, false, &written))
+			if (dirty_scan(r->pagemap_fd, reclaim_addr(r, aged[k]), len, false, &written))
 				written = ~0ull;
 		}
 		for (unsigned m = 0; m < len; m++)
 			if (written & (1ull << m))
-				reclaim_written(sm, aged[k + m]);
+				reclaim_written(r, aged[k + m]);
 		reclaim_unlock_run(p, aged + k, len);
-		atomic_fetch_add_explicit(&sm->c.zap, len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&r->c.zap, len, memory_order_relaxed);
 	}
 }
 
 /* Give up on victim @i (lock held): resident again; @stale drops its swap copy. */
-static void reclaim_keep(struct swapmode *sm, uint64_t i, bool stale)
+static void reclaim_keep(struct reclaim *r, uint64_t i, bool stale)
 {
-	struct pages *p = &sm->pages;
+	struct pages *p = r->pages;
 	uint32_t st = page_kept(pages_get(p, i), stale);
 
 	if ((st & PAGE_DIRTY) && (st & PAGE_COPY)) {
-		swap_slot_drop(&sm->swap, i);
+		swap_slot_drop(r->swap, i);
 		st &= ~PAGE_COPY;
 	}
 	pages_set(p, i, st);
-	if (!sm->clock)
-		fifo_push_front(&sm->reclaim.fifo, (uint32_t)i);   /* still the oldest */
+	if (!r->clock)
+		fifo_push_front(&r->fifo, (uint32_t)i);   /* still the oldest */
 }
 
 /*
@@ -133,9 +136,9 @@ static void reclaim_keep(struct swapmode *sm, uint64_t i, bool stale)
  * and protects each PTE in one step).  From here on every guest write
  * leaves a trace in the PTE.
  */
-static void reclaim_protect(struct swapmode *sm, uint64_t *v, unsigned n)
+static void reclaim_protect(struct reclaim *r, uint64_t *v, unsigned n)
 {
-	struct pages *p = &sm->pages;
+	struct pages *p = r->pages;
 
 	for (unsigned k = 0, len; k < n; k += len) {
 		uint64_t written;
@@ -143,20 +146,20 @@ static void reclaim_protect(struct swapmode *sm, uint64_t *v, unsigned n)
 
 		len = reclaim_run(v, n, k);
 		reclaim_lock_run(p, v + k, len);
-		ret = dirty_scan(sm->pagemap_fd, reclaim_addr(sm, v[k]), len, true, &written);
+		ret = dirty_scan(r->pagemap_fd, reclaim_addr(r, v[k]), len, true, &written);
 		for (unsigned m = 0; m < len; m++) {
 			uint64_t i = v[k + m];
 
 			if (ret) {
-				reclaim_keep(sm, i, false);     /* unprotected: cannot evict safely */
+				reclaim_keep(r, i, false);     /* unprotected: cannot evict safely */
 				continue;
 			}
 			if (written & (1ull << m))
-				reclaim_written(sm, i);
+				reclaim_written(r, i);
 		}
 		reclaim_unlock_run(p, v + k, len);
 		if (ret)
-			swapmode_fatal(sm, "PAGEMAP_SCAN of guest RAM: %s", strerror(-ret));
+			mmu_fatal(r->fatal, "PAGEMAP_SCAN of guest RAM: %s", strerror(-ret));
 	}
 }
 
@@ -167,14 +170,14 @@ static void reclaim_protect(struct swapmode *sm, uint64_t *v, unsigned n)
  * run of victim k or -1.  Pinned victims are kept.  Returns the number of
  * runs.
  */
-static unsigned reclaim_prepare_writes(struct swapmode *sm, uint64_t *v, unsigned n, int *io_of)
+static unsigned reclaim_prepare_writes(struct reclaim *r, uint64_t *v, unsigned n, int *io_of)
 {
-	struct pages *p = &sm->pages;
+	struct pages *p = r->pages;
 	unsigned nio = 0;
 
 	for (unsigned k = 0; k < n; k++) {
 		uint64_t i = v[k];
-		struct swap_io *last = nio ? &sm->reclaim.io[nio - 1] : NULL;
+		struct swap_io *last = nio ? &r->io[nio - 1] : NULL;
 		uint32_t st;
 
 		io_of[k] = -1;
@@ -185,17 +188,17 @@ static unsigned reclaim_prepare_writes(struct swapmode *sm, uint64_t *v, unsigne
 			continue;
 		}
 		if (page_pins(st)) {
-			reclaim_keep(sm, i, false);
-			atomic_fetch_add_explicit(&sm->c.evict_cancelled, 1, memory_order_relaxed);
+			reclaim_keep(r, i, false);
+			atomic_fetch_add_explicit(&r->c.evict_cancelled, 1, memory_order_relaxed);
 		} else if ((st & PAGE_DIRTY) || !(st & PAGE_COPY)) {
 			if (!(st & PAGE_COPY))
-				swap_slot_take(&sm->swap, i);
+				swap_slot_take(r->swap, i);
 			pages_set(p, i, (st & ~PAGE_DIRTY) | PAGE_COPY);
 			if (last && last->first + last->n == i) {
 				last->n++;
 			} else {
-				sm->reclaim.io[nio++] = (struct swap_io){
-					.buf = sm->gm->alias + (i << PAGE_SHIFT_4K),
+				r->io[nio++] = (struct swap_io){
+					.buf = r->gm->alias + (i << PAGE_SHIFT_4K),
 					.first = i,
 					.n = 1,
 				};
@@ -208,47 +211,46 @@ static unsigned reclaim_prepare_writes(struct swapmode *sm, uint64_t *v, unsigne
 }
 
 /* Write them in one batch; failures keep their pages (in Finish) and back off. */
-static void reclaim_write(struct swapmode *sm, unsigned nio)
+static void reclaim_write(struct reclaim *r, unsigned nio)
 {
-	struct reclaim *r = &sm->reclaim;
 	unsigned failed;
 	int err = 0;
 
 	if (!nio)
 		return;
-	failed = swap_write_batch(&sm->swap, r->ring_ok ? &r->ring : NULL, r->io, nio);
+	failed = swap_write_batch(r->swap, r->ring_ok ? &r->ring : NULL, r->io, nio);
 	for (unsigned k = 0; k < nio; k++)
 		if (!r->io[k].res)
-			atomic_fetch_add_explicit(&sm->c.swap_out, r->io[k].n, memory_order_relaxed);
+			atomic_fetch_add_explicit(&r->c.swap_out, r->io[k].n, memory_order_relaxed);
 	if (!failed) {
 		r->backoff_ms = 0;
-		atomic_store(&sm->swap.failing, false);
-		atomic_store(&sm->pages.give_way, false);
+		atomic_store(&r->swap->failing, false);
+		atomic_store(&r->pages->give_way, false);
 		return;
 	}
 	for (unsigned k = 0; k < nio && !err; k++)
 		err = r->io[k].res;
-	if (atomic_load(&sm->swap.abort))
+	if (atomic_load(&r->swap->abort))
 		return;         /* stopping: the pages stay resident, nothing failed */
-	atomic_fetch_add(&sm->c.swap_errors, failed);     /* failed runs */
-	swap_report(&sm->swap, "write", err, "keeping pages resident");
-	atomic_store(&sm->swap.failing, true);
+	atomic_fetch_add(&r->c.write_errors, failed);
+	swap_report(r->swap, "write", err, "keeping pages resident");
+	atomic_store(&r->swap->failing, true);
 	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : RECLAIM_BACKOFF_MIN_MS;
 	if (r->backoff_ms > RECLAIM_BACKOFF_MAX_MS)
 		r->backoff_ms = RECLAIM_BACKOFF_MAX_MS;
-	r->retry_ns = swapmode_now_ns() + r->backoff_ms * 1000000ull;
+	r->retry_ns = mmu_now_ns() + r->backoff_ms * 1000000ull;
 	/* reclaim cannot keep the limit while the file fails: let faults through */
-	atomic_store(&sm->pages.give_way, true);
-	pages_kick(&sm->pages);
+	atomic_store(&r->pages->give_way, true);
+	pages_kick(r->pages);
 }
 
 /* Punch [@i, @i + @len) out of the memfd.  0 or -errno. */
-static int reclaim_punch(struct swapmode *sm, uint64_t i, unsigned len)
+static int reclaim_punch(struct reclaim *r, uint64_t i, unsigned len)
 {
-	if (fallocate(sm->gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	if (fallocate(r->gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)(i << PAGE_SHIFT_4K), (off_t)len << PAGE_SHIFT_4K) == 0)
 		return 0;
-	swapmode_fatal(sm, "fallocate(PUNCH_HOLE) of guest RAM: %s", strerror(errno));
+	mmu_fatal(r->fatal, "fallocate(PUNCH_HOLE) of guest RAM: %s", strerror(errno));
 	return -errno;
 }
 
@@ -274,7 +276,7 @@ static unsigned reclaim_stretch(uint64_t mask, unsigned m, unsigned len)
  * take no fault); the rest are zapped (*@zapped) and looked at again.  After
  * the zap a uffd-wp marker is the proof that a page was not written.
  */
-static uint64_t reclaim_look(struct swapmode *sm, const uint64_t *v, unsigned len, uint64_t cand,
+static uint64_t reclaim_look(struct reclaim *r, const uint64_t *v, unsigned len, uint64_t cand,
 			     uint64_t *zapped)
 {
 	uint64_t written = 0;
@@ -291,8 +293,8 @@ static uint64_t reclaim_look(struct swapmode *sm, const uint64_t *v, unsigned le
 				continue;
 			if (pass)
 				*zapped |= reclaim_bits(m, n);
-			if ((pass && reclaim_zap(sm, v[m], n)) ||
-			    dirty_scan(sm->pagemap_fd, reclaim_addr(sm, v[m]), n, false, &w))
+			if ((pass && reclaim_zap(r, v[m], n)) ||
+			    dirty_scan(r->pagemap_fd, reclaim_addr(r, v[m]), n, false, &w))
 				w = ~0ull;
 			written |= (w << m) & reclaim_bits(m, n);
 		}
@@ -308,10 +310,10 @@ static uint64_t reclaim_look(struct swapmode *sm, const uint64_t *v, unsigned le
  * guest access needs a fault, which waits for the page lock.  Returns the
  * number punched.
  */
-static unsigned reclaim_finish_run(struct swapmode *sm, uint64_t *v, const int *io_of,
+static unsigned reclaim_finish_run(struct reclaim *r, uint64_t *v, const int *io_of,
 				   unsigned len)
 {
-	struct pages *p = &sm->pages;
+	struct pages *p = r->pages;
 	uint64_t cand = 0, zapped, punch;
 	unsigned punched = 0;
 
@@ -320,48 +322,48 @@ static unsigned reclaim_finish_run(struct swapmode *sm, uint64_t *v, const int *
 
 		if (page_kind(st) != PAGE_EVICTING)
 			continue;
-		if (io_of[m] >= 0 && sm->reclaim.io[io_of[m]].res) {
-			reclaim_keep(sm, v[m], true);
-		} else if (!page_may_punch(st, sm->clock)) {
-			reclaim_keep(sm, v[m], (st & PAGE_DIRTY) != 0);
-			atomic_fetch_add_explicit(&sm->c.evict_cancelled, 1, memory_order_relaxed);
+		if (io_of[m] >= 0 && r->io[io_of[m]].res) {
+			reclaim_keep(r, v[m], true);
+		} else if (!page_may_punch(st, r->clock)) {
+			reclaim_keep(r, v[m], (st & PAGE_DIRTY) != 0);
+			atomic_fetch_add_explicit(&r->c.evict_cancelled, 1, memory_order_relaxed);
 		} else {
 			cand |= 1ull << m;
 		}
 	}
-	punch = cand & ~reclaim_look(sm, v, len, cand, &zapped);
+	punch = cand & ~reclaim_look(r, v, len, cand, &zapped);
 	for (unsigned m = 0; m < len; m++) {
 		if (!(cand & ~punch & (1ull << m)))
 			continue;
-		reclaim_keep(sm, v[m], true);
+		reclaim_keep(r, v[m], true);
 		if (zapped & (1ull << m)) {     /* dirty now: no protection needed */
-			uffd_continue(&sm->uffd, reclaim_addr(sm, v[m]), 4096, false);
+			uffd_continue(r->uffd, reclaim_addr(r, v[m]), 4096, false);
 			pages_set(p, v[m], pages_get(p, v[m]) & ~PAGE_UNMAPPED);
 		}
-		atomic_fetch_add_explicit(&sm->c.evict_cancelled, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&r->c.evict_cancelled, 1, memory_order_relaxed);
 	}
 	for (unsigned m = 0, n; m < len; m += n) {
 		n = reclaim_stretch(punch, m, len);
 		if (!(punch & (1ull << m)))
 			continue;
-		if (reclaim_punch(sm, v[m], n)) {
+		if (reclaim_punch(r, v[m], n)) {
 			for (unsigned q = m; q < m + n; q++)
-				reclaim_keep(sm, v[q], false);
+				reclaim_keep(r, v[q], false);
 			continue;
 		}
 		for (unsigned q = m; q < m + n; q++) {
 			uint32_t st = pages_get(p, v[q]);
 
 			/* read ahead: used if its stream went past it, else wasted */
-			if ((st & PAGE_RA) && readahead_passed(&sm->ra, page_ra_stream(st), v[q]))
-				readahead_hit(&sm->ra, -1, 1);
+			if ((st & PAGE_RA) && readahead_passed(r->ra, page_ra_stream(st), v[q]))
+				readahead_hit(r->ra, -1, 1);
 			else if (st & PAGE_RA)
-				readahead_wasted(&sm->ra, page_ra_stream(st), 1);
+				readahead_wasted(r->ra, page_ra_stream(st), 1);
 			pages_set(p, v[q], page_with_kind(st & ~(PAGE_REF | PAGE_RA | PAGE_RA_STREAM |
 								 PAGE_MARKER | PAGE_UNMAPPED),
 							  PAGE_SWAPPED));
 			if (io_of[q] < 0)
-				atomic_fetch_add_explicit(&sm->c.swap_out_skipped_clean, 1,
+				atomic_fetch_add_explicit(&r->c.swap_out_skipped_clean, 1,
 							  memory_order_relaxed);
 		}
 		punched += n;
@@ -369,46 +371,46 @@ static unsigned reclaim_finish_run(struct swapmode *sm, uint64_t *v, const int *
 	return punched;
 }
 
-static unsigned reclaim_evict(struct swapmode *sm, uint64_t *v, unsigned n)
+static unsigned reclaim_evict(struct reclaim *r, uint64_t *v, unsigned n)
 {
 	int io_of[RECLAIM_BATCH];
 	unsigned punched = 0;
 
 	qsort(v, n, sizeof(*v), reclaim_cmp);
-	reclaim_protect(sm, v, n);
-	reclaim_write(sm, reclaim_prepare_writes(sm, v, n, io_of));
+	reclaim_protect(r, v, n);
+	reclaim_write(r, reclaim_prepare_writes(r, v, n, io_of));
 	for (unsigned k = 0, len, got; k < n; k += len) {
 		len = reclaim_run(v, n, k);
-		reclaim_lock_run(&sm->pages, v + k, len);
-		got = reclaim_finish_run(sm, v + k, io_of + k, len);
-		reclaim_unlock_run(&sm->pages, v + k, len);
+		reclaim_lock_run(r->pages, v + k, len);
+		got = reclaim_finish_run(r, v + k, io_of + k, len);
+		reclaim_unlock_run(r->pages, v + k, len);
 		punched += got;
 	}
-	atomic_fetch_add_explicit(&sm->c.evicted, punched, memory_order_relaxed);
-	pages_release(&sm->pages, punched);
+	atomic_fetch_add_explicit(&r->c.evicted, punched, memory_order_relaxed);
+	pages_release(r->pages, punched);
 	return punched;
 }
 
-unsigned reclaim_round(struct swapmode *sm)
+unsigned reclaim_round(struct reclaim *r)
 {
-	struct pages *p = &sm->pages;
+	struct pages *p = r->pages;
 	uint64_t victims[RECLAIM_BATCH], aged[RECLAIM_BATCH];
 	unsigned n = 0, na;
 
-	if (!sm->clock) {
-		n = aging_fifo_pick(p, &sm->reclaim.fifo, victims, RECLAIM_BATCH);
+	if (!r->clock) {
+		n = aging_fifo_pick(p, &r->fifo, victims, RECLAIM_BATCH);
 	} else {
 		/* every pass that fills the watch list changes RECLAIM_BATCH states: bounded */
 		for (uint64_t it = 0; n < RECLAIM_BATCH && it <= p->nr / RECLAIM_BATCH + 1; it++) {
-			n += aging_clock_pick(p, &sm->reclaim.hand, victims + n, RECLAIM_BATCH - n,
+			n += aging_clock_pick(p, &r->hand, victims + n, RECLAIM_BATCH - n,
 						aged, RECLAIM_BATCH, &na);
 			if (na)
-				reclaim_age(sm, aged, na);
+				reclaim_age(r, aged, na);
 			if (na < RECLAIM_BATCH)
 				break;
 		}
 	}
-	return n ? reclaim_evict(sm, victims, n) : 0;
+	return n ? reclaim_evict(r, victims, n) : 0;
 }
 
 /* Sleep @ms, or less when stopped. */
@@ -425,64 +427,61 @@ static void reclaim_nap(struct pages *p, uint64_t ms)
 
 static void *reclaim_thread(void *arg)
 {
-	struct swapmode *sm = arg;
-	struct reclaim *r = &sm->reclaim;
-	struct pages *p = &sm->pages;
+	struct reclaim *r = arg;
+	struct pages *p = r->pages;
 
 	while (!atomic_load(&p->stop)) {
 		if (!pages_wait_work(p, 100))
 			continue;
 		while (!atomic_load(&p->stop) && pages_need_reclaim(p)) {
-			uint64_t now = swapmode_now_ns();
+			uint64_t now = mmu_now_ns();
 
 			if (r->backoff_ms && now < r->retry_ns) {
 				/* the swap file failed lately: faults go over the limit meanwhile */
 				reclaim_nap(p, (r->retry_ns - now) / 1000000ull + 1);
 				continue;
 			}
-			if (!reclaim_round(sm))
+			if (!reclaim_round(r))
 				reclaim_nap(p, 1);      /* nothing went (pinned, busy, kept) */
 		}
 	}
 	return NULL;
 }
 
-int reclaim_init(struct swapmode *sm)
+int reclaim_init(struct reclaim *r)
 {
-	struct reclaim *r = &sm->reclaim;
 	int ret;
 
-	memset(r, 0, sizeof(*r));
-	ret = sm->clock ? 0 : fifo_init(&r->fifo, sm->pages.nr);
+	/* the context is the caller's (swapmode wires it); the rest starts empty */
+	ret = r->clock ? 0 : fifo_init(&r->fifo, r->pages->nr);
 	if (ret)
 		return ret;
 	r->ring_ok = io_uring_queue_init(RECLAIM_BATCH, &r->ring, 0) == 0;
 	return 0;
 }
 
-int reclaim_start(struct swapmode *sm)
+int reclaim_start(struct reclaim *r)
 {
-	int ret = swapmode_thread(&sm->reclaim.thread, reclaim_thread, sm, "reclaim");
+	int ret = mmu_thread(&r->thread, reclaim_thread, r, "reclaim");
 
-	sm->reclaim.started = ret == 0;
+	r->started = ret == 0;
 	return ret;
 }
 
-void reclaim_stop(struct swapmode *sm)
+void reclaim_stop(struct reclaim *r)
 {
-	if (!sm->reclaim.started)
+	if (!r->started)
 		return;
-	atomic_store(&sm->pages.stop, true);
-	pages_kick(&sm->pages);
-	pthread_join(sm->reclaim.thread, NULL);
-	sm->reclaim.started = false;
+	atomic_store(&r->pages->stop, true);
+	pages_kick(r->pages);
+	pthread_join(r->thread, NULL);
+	r->started = false;
 }
 
-void reclaim_destroy(struct swapmode *sm)
+void reclaim_destroy(struct reclaim *r)
 {
-	struct reclaim *r = &sm->reclaim;
 
-	reclaim_stop(sm);
+	reclaim_stop(r);
 	if (r->ring_ok && r->ring.sq.ring_entries)
 		io_uring_queue_exit(&r->ring);
 	r->ring_ok = false;

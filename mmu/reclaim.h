@@ -23,6 +23,7 @@
 
 #include <liburing.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,11 +31,34 @@
 #include "mmu/pages.h"
 #include "mmu/swap.h"
 
-struct swapmode;
+struct guestmem;
+struct mmu_fatal;
+struct readahead;
+struct uffd;
 
 #define RECLAIM_BATCH 64u
 
+struct reclaim_counters {
+	atomic_uint_fast64_t swap_out;  /* pages written to the swap file */
+	atomic_uint_fast64_t swap_out_skipped_clean;    /* evicted without a write */
+	atomic_uint_fast64_t evicted;   /* pages punched out of the memfd */
+	atomic_uint_fast64_t evict_cancelled;   /* chosen, then kept (touched, written, pinned) */
+	atomic_uint_fast64_t zap;       /* host PTEs zapped to age referenced pages */
+	atomic_uint_fast64_t write_errors;      /* failed write runs */
+};
+
 struct reclaim {
+	/* what reclaim works on: set by its owner before reclaim_init */
+	struct guestmem *gm;
+	struct pages *pages;
+	struct swap *swap;
+	struct uffd *uffd;
+	struct readahead *ra;
+	struct mmu_fatal *fatal;
+	int pagemap_fd;                 /* /proc/self/pagemap: PAGEMAP_SCAN (set before start) */
+	bool clock;                     /* --aging clock; false: FIFO */
+
+	struct reclaim_counters c;
 	pthread_t thread;
 	bool started;
 	bool ring_ok;
@@ -46,18 +70,19 @@ struct reclaim {
 	struct swap_io io[RECLAIM_BATCH];
 };
 
-int reclaim_init(struct swapmode *sm);
-int reclaim_start(struct swapmode *sm);
-void reclaim_stop(struct swapmode *sm);
-void reclaim_destroy(struct swapmode *sm);
+/* With the context set: the FIFO and the ring.  0 or -ENOMEM. */
+int reclaim_init(struct reclaim *r);
+int reclaim_start(struct reclaim *r);
+void reclaim_stop(struct reclaim *r);
+void reclaim_destroy(struct reclaim *r);
 
 /* A page became resident (installed): FIFO queues it. */
-void reclaim_note_resident(struct swapmode *sm, uint64_t i);
+void reclaim_note_resident(struct reclaim *r, uint64_t i);
 
 /*
  * One round of reclaim, as the thread does it: pick a batch, age, evict.
  * Returns the number of pages punched.  Exposed for tests.
  */
-unsigned reclaim_round(struct swapmode *sm);
+unsigned reclaim_round(struct reclaim *r);
 
 #endif

@@ -30,7 +30,16 @@ int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swa
 	sm->swap.fd = -1;
 	if (pages_init(&sm->pages, gm->size >> PAGE_SHIFT_4K, p->limit_pages))
 		goto nomem;
-	if (reclaim_init(sm))
+	/* the parts, each given what it works on */
+	sm->reclaim = (struct reclaim){
+		.gm = gm, .pages = &sm->pages, .swap = &sm->swap, .uffd = &sm->uffd, .ra = &sm->ra,
+		.fatal = &sm->fatal, .pagemap_fd = -1, .clock = sm->clock,
+	};
+	sm->fault = (struct fault){
+		.gm = gm, .pages = &sm->pages, .swap = &sm->swap, .uffd = &sm->uffd, .ra = &sm->ra,
+		.reclaim = &sm->reclaim, .fatal = &sm->fatal, .clock = sm->clock,
+	};
+	if (reclaim_init(&sm->reclaim))
 		goto nomem;
 	readahead_init(&sm->ra, p->readahead, p->readahead_pages, sm->pages.nr, p->limit_pages);
 	sm->ra_ok = true;
@@ -51,38 +60,8 @@ nomem:
 
 void swapmode_on_fatal(struct swapmode *sm, void (*fn)(void *, const char *), void *opaque)
 {
-	sm->fatal = fn;
-	sm->fatal_opaque = opaque;
-}
-
-void swapmode_fatal(struct swapmode *sm, const char *fmt, ...)
-{
-	bool expected = false;
-	char msg[256];
-	va_list ap;
-
-	if (!atomic_compare_exchange_strong(&sm->fatal_sent, &expected, true))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "vmm: swap mode: %s\n", msg);
-	if (sm->fatal)
-		sm->fatal(sm->fatal_opaque, msg);
-}
-
-int swapmode_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *what)
-{
-	sigset_t all, old;
-	int ret;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(t, NULL, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret)
-		fprintf(stderr, "vmm: pthread_create for the %s thread: %s\n", what, strerror(ret));
-	return -ret;
+	sm->fatal.fn = fn;
+	sm->fatal.opaque = opaque;
 }
 
 /*
@@ -113,7 +92,7 @@ static int swapmode_account_loaded(struct swapmode *sm)
 			uint64_t i = (uint64_t)o >> PAGE_SHIFT_4K;
 
 			pages_set(p, i, page_installed(0, false, sm->clock));
-			reclaim_note_resident(sm, i);
+			reclaim_note_resident(&sm->reclaim, i);
 			n++;
 		}
 		uffd_continue(&sm->uffd, (uintptr_t)sm->gm->guest_map + (uint64_t)data,
@@ -147,9 +126,10 @@ int swapmode_start(struct swapmode *sm)
 	if (ret)
 		return ret;
 	sm->started = true;
-	ret = reclaim_start(sm);
+	sm->reclaim.pagemap_fd = sm->pagemap_fd;
+	ret = reclaim_start(&sm->reclaim);
 	if (!ret)
-		ret = fault_start(sm, sm->nr_threads);
+		ret = fault_start(&sm->fault, sm->nr_threads);
 	return ret;
 }
 
@@ -184,8 +164,8 @@ void swapmode_stop(struct swapmode *sm)
 {
 	if (!sm || !sm->started)
 		return;
-	fault_stop(sm);
-	reclaim_stop(sm);
+	fault_stop(&sm->fault);
+	reclaim_stop(&sm->reclaim);
 	swapmode_settle_readahead(sm);  /* the threads are gone: no lock needed */
 	sm->started = false;
 }
@@ -196,7 +176,7 @@ void swapmode_destroy(struct swapmode *sm)
 		return;
 	swapmode_stop(sm);
 	uffd_close(&sm->uffd);
-	reclaim_destroy(sm);
+	reclaim_destroy(&sm->reclaim);
 	if (sm->ra_ok)
 		readahead_destroy(&sm->ra);
 	if (sm->vmm_ring_ok && sm->vmm_ring.sq.ring_entries)   /* not abandoned by swap_read */
@@ -252,11 +232,11 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 		waited = pages_set_idle(p, i, pages_get(p, i));
 		pages_unlock(p, i);
 		if (waited)
-			fault_wake(sm, i);
+			fault_wake(&sm->fault, i);
 		if (ret == -ESHUTDOWN)
 			return ret;     /* stopping: the access fails, nothing is lost */
-		atomic_fetch_add(&sm->c.swap_errors, 1);
-		swapmode_fatal(sm, "swap-in of gpa 0x%llx from slot %llu for the VMM: %s",
+		atomic_fetch_add(&sm->c.vmm_read_errors, 1);
+		mmu_fatal(&sm->fatal, "swap-in of gpa 0x%llx from slot %llu for the VMM: %s",
 			       (unsigned long long)(i << PAGE_SHIFT_4K), (unsigned long long)slot,
 			       swap_strerror(ret));
 		return ret;
@@ -264,12 +244,7 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 	uffd_continue(&sm->uffd, (uintptr_t)sm->gm->guest_map + (i << PAGE_SHIFT_4K), PAGE_SIZE_4K,
 		      from_slot && !write);
 	pages_lock(p, i);
-	st = page_installed(pages_get(p, i), from_slot, sm->clock);
-	waited = pages_set_idle(p, i, page_pinned(st, write, sm->clock));
-	pages_unlock(p, i);
-	if (waited)
-		fault_wake(sm, i);      /* mapped already: the CONTINUE woke them; harmless */
-	reclaim_note_resident(sm, i);
+	fault_installed(&sm->fault, i, from_slot, 0, true, write);
 	if (from_slot)
 		atomic_fetch_add_explicit(&sm->c.vmm_swap_in, 1, memory_order_relaxed);
 	return 0;
@@ -309,20 +284,6 @@ struct guestmem_pager swapmode_pager(struct swapmode *sm)
 	return (struct guestmem_pager){ .get = swapmode_get, .put = swapmode_put, .ctx = sm };
 }
 
-#define SWAPMODE_COUNTER(name) { #name, offsetof(struct swapmode_counters, name) }
-
-/* The counters of "uffd", in the order of the report. */
-static const struct {
-	const char *key;
-	size_t off;
-} swapmode_counter_keys[] = {
-	SWAPMODE_COUNTER(missing), SWAPMODE_COUNTER(minor), SWAPMODE_COUNTER(zero_fill),
-	SWAPMODE_COUNTER(swap_in), SWAPMODE_COUNTER(vmm_swap_in), SWAPMODE_COUNTER(swap_out),
-	SWAPMODE_COUNTER(swap_out_skipped_clean), SWAPMODE_COUNTER(evicted),
-	SWAPMODE_COUNTER(evict_cancelled), SWAPMODE_COUNTER(zap), SWAPMODE_COUNTER(swap_errors),
-	SWAPMODE_COUNTER(busy), SWAPMODE_COUNTER(fault_around),
-};
-
 /* @num / @den with three decimals (0 when @den is 0). */
 static uint64_t swapmode_ratio_milli(uint64_t num, uint64_t den)
 {
@@ -331,12 +292,14 @@ static uint64_t swapmode_ratio_milli(uint64_t num, uint64_t den)
 
 unsigned swapmode_metrics(const struct swapmode *sm, struct metric *m, unsigned max)
 {
-	const struct swapmode_counters *c = &sm->c;
+	const struct fault_counters *f = &sm->fault.c;
+	const struct reclaim_counters *r = &sm->reclaim.c;
 	const struct pages *p = &sm->pages;
 	uint64_t ra_issued = atomic_load(&sm->ra.issued), ra_hit = atomic_load(&sm->ra.hit);
 	unsigned n = 0;
 
 #define PUT(x) do { if (n < max) m[n] = (x); n++; } while (0)
+#define U(key, v) PUT(METRIC_U64_AT("uffd", key, atomic_load(&(v))))
 	PUT(METRIC_U64_AT("uffd", "fault_threads", sm->nr_threads));
 	PUT(METRIC_STR_AT("uffd", "aging", sm->clock ? "clock" : "off"));
 	/* the measured choices (docs/ARCHITECTURE.md); the keys stay for readers of old reports */
@@ -344,29 +307,39 @@ unsigned swapmode_metrics(const struct swapmode *sm, struct metric *m, unsigned 
 	PUT(METRIC_STR_AT("uffd", "zero_fill_mode", "zeropage"));
 	PUT(METRIC_STR_AT("uffd", "dirty_tracking", "uffd-wp"));
 	PUT(METRIC_U64_AT("uffd", "swap_direct_io", sm->swap.direct));
-	for (size_t k = 0; k < sizeof(swapmode_counter_keys) / sizeof(swapmode_counter_keys[0]); k++)
-		PUT(METRIC_U64_AT("uffd", swapmode_counter_keys[k].key,
-				  atomic_load((const atomic_uint_fast64_t *)
-					      ((const char *)c + swapmode_counter_keys[k].off))));
-	PUT(METRIC_U64_AT("uffd", "eexist", atomic_load(&sm->uffd.eexist)));
-	PUT(METRIC_U64_AT("uffd", "eagain", atomic_load(&sm->uffd.eagain)));
-	PUT(METRIC_LAT_AT("uffd.latency", "zero_fill", &c->lat_zero));
-	PUT(METRIC_LAT_AT("uffd.latency", "swap_in", &c->lat_swap_in));
-	PUT(METRIC_LAT_AT("uffd.latency", "minor", &c->lat_minor));
-	PUT(METRIC_LAT_AT("uffd.latency.swap_in_stage", "queue", &c->lat_queue));
-	PUT(METRIC_LAT_AT("uffd.latency.swap_in_stage", "read", &c->lat_read));
-	PUT(METRIC_LAT_AT("uffd.latency.swap_in_stage", "install", &c->lat_install));
+	U("missing", f->missing);
+	U("minor", f->minor);
+	U("zero_fill", f->zero_fill);
+	U("swap_in", f->swap_in);
+	U("vmm_swap_in", sm->c.vmm_swap_in);
+	U("swap_out", r->swap_out);
+	U("swap_out_skipped_clean", r->swap_out_skipped_clean);
+	U("evicted", r->evicted);
+	U("evict_cancelled", r->evict_cancelled);
+	U("zap", r->zap);
+	PUT(METRIC_U64_AT("uffd", "swap_errors", atomic_load(&f->read_errors) +
+			  atomic_load(&r->write_errors) + atomic_load(&sm->c.vmm_read_errors)));
+	U("busy", f->busy);
+	U("fault_around", f->fault_around);
+	U("eexist", sm->uffd.eexist);
+	U("eagain", sm->uffd.eagain);
+	PUT(METRIC_LAT_AT("uffd.latency", "zero_fill", &f->lat_zero));
+	PUT(METRIC_LAT_AT("uffd.latency", "swap_in", &f->lat_swap_in));
+	PUT(METRIC_LAT_AT("uffd.latency", "minor", &f->lat_minor));
+	PUT(METRIC_LAT_AT("uffd.latency.swap_in_stage", "queue", &f->lat_queue));
+	PUT(METRIC_LAT_AT("uffd.latency.swap_in_stage", "read", &f->lat_read));
+	PUT(METRIC_LAT_AT("uffd.latency.swap_in_stage", "install", &f->lat_install));
 	PUT(METRIC_STR_AT("readahead", "mode", sm->ra.mode == RA_OFF ? "off" :
 			  sm->ra.mode == RA_AUTO ? "auto" : "fixed"));
 	PUT(METRIC_U64_AT("readahead", "issued", ra_issued));
-	PUT(METRIC_U64_AT("readahead", "installed", atomic_load(&c->ra_installed)));
-	PUT(METRIC_U64_AT("readahead", "marker_faults", atomic_load(&c->ra_marker)));
+	PUT(METRIC_U64_AT("readahead", "installed", atomic_load(&f->ra_installed)));
+	PUT(METRIC_U64_AT("readahead", "marker_faults", atomic_load(&f->ra_marker)));
 	PUT(METRIC_U64_AT("readahead", "hit", ra_hit));
 	PUT(METRIC_U64_AT("readahead", "wasted", atomic_load(&sm->ra.wasted)));
 	PUT(METRIC_MILLI_AT("readahead", "accuracy", swapmode_ratio_milli(ra_hit, ra_issued)));
 	/* each hit is a fault that did not have to read: avoided, against demand reads */
 	PUT(METRIC_MILLI_AT("readahead", "coverage",
-			    swapmode_ratio_milli(ra_hit, ra_hit + atomic_load(&c->swap_in))));
+			    swapmode_ratio_milli(ra_hit, ra_hit + atomic_load(&f->swap_in))));
 	PUT(METRIC_U64_AT("mem", "limit_pages", p->limit));
 	PUT(METRIC_U64_AT("mem", "high_pages", p->high));
 	PUT(METRIC_U64_AT("mem", "low_pages", p->low));
@@ -374,6 +347,7 @@ unsigned swapmode_metrics(const struct swapmode *sm, struct metric *m, unsigned 
 	PUT(METRIC_U64_AT("mem", "resident_peak_pages", atomic_load(&p->peak)));
 	PUT(METRIC_U64_AT("mem", "limit_gave_way", atomic_load(&p->gave_way)));
 	PUT(METRIC_U64_AT("mem", "swap_slots_used", atomic_load(&sm->swap.used)));
+#undef U
 #undef PUT
 	return n;
 }

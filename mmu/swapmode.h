@@ -37,10 +37,9 @@
 #include "mmu/reclaim.h"
 #include "mmu/swap.h"
 #include "mmu/uffd.h"
-
+#include "mmu/util.h"
 
 #define SWAPMODE_MAX_THREADS 8
-#define SWAPMODE_SPIN_US     200        /* see fault_thread() */
 
 struct swapmode_params {
 	const char *dir;        /* where the (unnamed) swap file is made */
@@ -51,23 +50,10 @@ struct swapmode_params {
 	uint32_t readahead_pages;
 };
 
+/* The VMM's own accesses (the fault threads' and reclaim's counters are theirs). */
 struct swapmode_counters {
-	atomic_uint_fast64_t missing;   /* faults that found the page absent or swapped */
-	atomic_uint_fast64_t minor;     /* faults that found it in the memfd */
-	atomic_uint_fast64_t zero_fill, swap_in, vmm_swap_in;
-	atomic_uint_fast64_t swap_out;  /* pages written to the swap file */
-	atomic_uint_fast64_t swap_out_skipped_clean;    /* evicted without a write */
-	atomic_uint_fast64_t evicted;   /* pages punched out of the memfd */
-	atomic_uint_fast64_t evict_cancelled;   /* chosen, then kept (touched, written, pinned) */
-	atomic_uint_fast64_t zap;       /* host PTEs zapped to age referenced pages */
-	atomic_uint_fast64_t swap_errors;
-	atomic_uint_fast64_t busy;      /* faults on a page being installed: left to the installer */
-	atomic_uint_fast64_t fault_around;      /* pages a MINOR fault mapped besides its own */
-	atomic_uint_fast64_t ra_installed;      /* read-ahead pages installed */
-	atomic_uint_fast64_t ra_marker;         /* MINOR faults on read-ahead markers */
-	struct lathist lat_zero, lat_swap_in, lat_minor;
-	/* a swap-in's stages: event read -> read submitted -> read done -> installed (woken) */
-	struct lathist lat_queue, lat_read, lat_install;
+	atomic_uint_fast64_t vmm_swap_in;       /* pages swapped in for them */
+	atomic_uint_fast64_t vmm_read_errors;
 };
 
 struct swapmode {
@@ -88,9 +74,7 @@ struct swapmode {
 	pthread_mutex_t vmm_ring_mu;
 	struct io_uring vmm_ring;
 	bool vmm_ring_ok;
-	void (*fatal)(void *opaque, const char *msg);   /* guest data lost: end the VM */
-	void *fatal_opaque;
-	atomic_bool fatal_sent;
+	struct mmu_fatal fatal;         /* guest data lost: end the VM */
 };
 
 /*
@@ -129,20 +113,6 @@ void swapmode_destroy(struct swapmode *sm);
  * pinned).
  */
 struct guestmem_pager swapmode_pager(struct swapmode *sm);
-
-/* A thread with every signal blocked (signals belong to the main and vCPU threads). */
-int swapmode_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *what);
-
-/* Report that guest data is lost, once: stderr, then the fatal callback. */
-void swapmode_fatal(struct swapmode *sm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static inline uint64_t swapmode_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 #define SWAPMODE_METRICS_MAX 56
 

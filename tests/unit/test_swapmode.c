@@ -144,17 +144,17 @@ START_TEST(evict_and_swap_in)
 	if (!start(NULL, true, 2))
 		return;
 	pass(1, true);
-	ck_assert_uint_eq(c(&sm->c.zero_fill), NPAGES);
-	ck_assert_uint_gt(c(&sm->c.swap_out), 0);
-	ck_assert_uint_gt(c(&sm->c.swap_in), 0);
+	ck_assert_uint_eq(c(&sm->fault.c.zero_fill), NPAGES);
+	ck_assert_uint_gt(c(&sm->reclaim.c.swap_out), 0);
+	ck_assert_uint_gt(c(&sm->fault.c.swap_in), 0);
 	pass(2, true);          /* rewritten: the old copies are stale */
 	pass(2, false);         /* read only: copies stay good */
 	pass(2, false);
 	swapmode_stop(sm);      /* the counters settle: a thread may still be counting */
-	ck_assert_uint_gt(c(&sm->c.swap_out_skipped_clean), 0);
-	ck_assert_uint_eq(c(&sm->c.missing), c(&sm->c.zero_fill) + c(&sm->c.swap_in));
-	ck_assert_uint_eq(atomic_load(&sm->c.lat_swap_in.count), c(&sm->c.swap_in));
-	ck_assert_uint_gt(c(&sm->c.zap), 0);    /* CLOCK aged pages */
+	ck_assert_uint_gt(c(&sm->reclaim.c.swap_out_skipped_clean), 0);
+	ck_assert_uint_eq(c(&sm->fault.c.missing), c(&sm->fault.c.zero_fill) + c(&sm->fault.c.swap_in));
+	ck_assert_uint_eq(atomic_load(&sm->fault.c.lat_swap_in.count), c(&sm->fault.c.swap_in));
+	ck_assert_uint_gt(c(&sm->reclaim.c.zap), 0);    /* CLOCK aged pages */
 	ck_assert_uint_le(c(&sm->swap.used), NPAGES);
 	check_limit();
 	finish();
@@ -168,9 +168,9 @@ START_TEST(fifo_without_aging)
 	pass(1, true);
 	pass(1, false);
 	pass(2, true);
-	ck_assert_uint_gt(c(&sm->c.swap_in), 0);
-	ck_assert_uint_eq(c(&sm->c.zap), 0);
-	ck_assert_uint_eq(c(&sm->c.minor), 0);
+	ck_assert_uint_gt(c(&sm->fault.c.swap_in), 0);
+	ck_assert_uint_eq(c(&sm->reclaim.c.zap), 0);
+	ck_assert_uint_eq(c(&sm->fault.c.minor), 0);
 	check_limit();
 	finish();
 }
@@ -294,7 +294,7 @@ START_TEST(concurrent_stress)
 			if (st[k].gen[i])
 				ck_assert_msg(stamped(gm.guest_map, i, st[k].gen[i]), "page %llu at the end",
 					      (unsigned long long)i);
-	ck_assert_uint_gt(c(&sm->c.swap_in), 0);
+	ck_assert_uint_gt(c(&sm->fault.c.swap_in), 0);
 	check_limit();
 	finish();
 }
@@ -341,7 +341,7 @@ START_TEST(corrupt_slot_is_fatal)
 	snprintf(want, sizeof(want), "swap-in of gpa 0x%llx from slot %llu: checksum mismatch",
 		 (unsigned long long)(i * 4096), (unsigned long long)slot);
 	ck_assert_msg(strstr(fatal_msg, want), "fatal message: '%s'", fatal_msg);
-	ck_assert_uint_eq(c(&sm->c.swap_errors), 1);
+	ck_assert_uint_eq(c(&sm->fault.c.read_errors), 1);
 	finish();
 }
 END_TEST
@@ -395,7 +395,7 @@ START_TEST(stalled_swap_in_abort)
 	ck_assert_int_eq(pthread_create(&stopper, NULL, stop_thread, sm), 0);
 	ck_assert_int_eq(join_within(stopper, 10), 0);
 	ck_assert_str_eq(fatal_msg, "");                /* a stop, not a loss */
-	ck_assert_uint_eq(c(&sm->c.swap_errors), 0);
+	ck_assert_uint_eq(c(&sm->fault.c.read_errors) + c(&sm->reclaim.c.write_errors), 0);
 	ck_assert_ptr_null(guestmem_get(&gm, swapped_page(i + 1) * 4096, 8, false));
 	close(sv[1]);
 	finish();
@@ -415,11 +415,11 @@ static uint64_t seq_demand_reads(enum ra_mode ra, uint64_t *hit, uint64_t *issue
 	if (!start_ram(NULL, true, 1, 4096, 1024, ra))
 		return 0;
 	pass(1, true);                  /* stamps every page: 3/4 of them go out */
-	demand = c(&sm->c.swap_in);
+	demand = c(&sm->fault.c.swap_in);
 	pass(1, false);                 /* in order, reading */
 	pass(1, false);
 	swapmode_stop(sm);
-	demand = c(&sm->c.swap_in) - demand;
+	demand = c(&sm->fault.c.swap_in) - demand;
 	*hit = c(&sm->ra.hit);
 	*issued = c(&sm->ra.issued);
 	ck_assert_uint_le(c(&sm->pages.peak), 1024);
@@ -578,7 +578,7 @@ START_TEST(swap_file_full)
 		pass(1, true);
 		pass(2, true);
 		pass(2, false);
-		ck_assert_uint_gt(c(&sm->c.swap_errors), 0);
+		ck_assert_uint_gt(c(&sm->reclaim.c.write_errors), 0);
 		ck_assert_uint_gt(c(&sm->pages.gave_way), 0);   /* the limit gave way, counted */
 		ck_assert_uint_gt(c(&sm->pages.peak), LIMIT);
 		ck_assert_str_eq(fatal_msg, "");
