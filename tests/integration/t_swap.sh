@@ -37,11 +37,14 @@ fi
 need_kvm
 
 # swap_run NAME RESIDENT MEMTOUCH-ARGS...: one run in swap mode, JSON in $TMP/NAME.json
+# (RA: the --readahead mode, default auto)
+RA=auto
 swap_run() {
 	local name=$1 res=$2
 	shift 2
 	J=$TMP/$name.json
-	run_vmm -q -m 64M --swap "$SW" --resident "$res" --stats "$J" "$GUEST" -- workload=memtouch "$@"
+	run_vmm -q -m 64M --swap "$SW" --resident "$res" --readahead "$RA" --stats "$J" "$GUEST" -- \
+		workload=memtouch "$@"
 }
 
 # the run completed, nothing lost, the limit held, nothing left in the swap directory
@@ -73,6 +76,33 @@ for pat in seq random; do
 	done
 done
 
+# the same 4x overcommit with read-ahead off and with a fixed window
+for RA in off 32; do
+	for pw in "seq 1" "random 0"; do
+		set -- $pw
+		what="memtouch 32M pattern=$1 write=$2 in 8M, --readahead $RA"
+		swap_run $1.$2.$RA 8M size=32M pattern=$1 passes=3 write=$2
+		swap_ok "$what"
+		expect_json "$J" ".readahead.mode == \"$([ $RA = off ] && echo off || echo fixed)\"" "$what: mode"
+		[ $RA = off ] && expect_json "$J" '.readahead.issued == 0' "$what: nothing read ahead"
+	done
+done
+RA=auto
+
+# read-ahead on a sequential stream: far fewer demand reads than pages read back,
+# the windows' pages used; pages rewritten by the guest as their windows land
+J=$TMP/seq.1.json
+expect_json "$J" '.readahead.issued > 0 and .readahead.hit > 0' "auto seq: pages read ahead and used"
+expect_json "$J" '.readahead.accuracy >= 0.5 and .uffd.swap_in * 4 < .readahead.hit' \
+	"auto seq: read-ahead, not demand reads, brought most pages back"
+# read-ahead pages evicted before their first touch: random touches with a
+# fixed window in a small limit read far more than they use; nothing is lost
+RA=32
+swap_run ra_waste 4M size=24M pattern=random passes=2 write=1
+swap_ok "memtouch random, --readahead 32 in 4M"
+expect_json "$J" '.readahead.wasted > 0' "fixed window on random touches: unused read-ahead evicted"
+RA=auto
+
 # size equal to the limit (the guest kernel's own pages push it over a little)
 swap_run equal 16M size=16M pattern=random passes=2
 swap_ok "memtouch 16M in 16M"
@@ -83,7 +113,8 @@ swap_ok "memtouch 16M in 16M"
 # head and refaults them.  final=0: memtouch's last full read would add the
 # same swap-ins to both.  Measured here ~4.1x (bench/swap_aging has more).
 aging_run() {
-	run_vmm -q -m 64M --swap "$SW" --resident 6M --aging "$1" --stats "$2" "$GUEST" -- \
+	# --readahead off: aging alone decides what comes back
+	run_vmm -q -m 64M --swap "$SW" --resident 6M --aging "$1" --readahead off --stats "$2" "$GUEST" -- \
 		workload=memtouch size=20M pattern=hotcold hot=5M hotwalk=cycle passes=12 final=0
 }
 J=$TMP/clock.json
