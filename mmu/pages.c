@@ -129,6 +129,7 @@ bool pages_reserve(struct pages *p)
 		pthread_mutex_lock(&p->mu);
 		if (!waited) {
 			atomic_fetch_add(&p->waiting, 1);
+			atomic_fetch_add(&p->room_waits, 1);
 			waited = true;
 		}
 		pthread_cond_signal(&p->work);

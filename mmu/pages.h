@@ -185,6 +185,7 @@ struct pages {
 	uint64_t limit, high, low;      /* pages: hard limit and reclaim watermarks */
 	atomic_uint_fast64_t resident, peak;
 	atomic_uint_fast64_t gave_way;  /* installs admitted over the limit */
+	atomic_uint_fast64_t room_waits;        /* installs that had to wait for room */
 	pthread_mutex_t mu;             /* for the two condition variables */
 	pthread_cond_t room;            /* resident fell: waiters for room retry */
 	pthread_cond_t work;            /* reclaim: resident passed high, or someone waits */

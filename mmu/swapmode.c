@@ -346,6 +346,7 @@ unsigned swapmode_metrics(const struct swapmode *sm, struct metric *m, unsigned 
 	PUT(METRIC_U64_AT("mem", "resident_pages", atomic_load(&p->resident)));
 	PUT(METRIC_U64_AT("mem", "resident_peak_pages", atomic_load(&p->peak)));
 	PUT(METRIC_U64_AT("mem", "limit_gave_way", atomic_load(&p->gave_way)));
+	PUT(METRIC_U64_AT("mem", "room_waits", atomic_load(&p->room_waits)));
 	PUT(METRIC_U64_AT("mem", "swap_slots_used", atomic_load(&sm->swap.used)));
 #undef U
 #undef PUT

@@ -115,6 +115,25 @@ static void *release_later(void *arg)
 }
 
 /* A reserve at the limit waits for room; reclaim is told. */
+/* Read-ahead's room: only what is free, less what faults keep; never over the limit. */
+START_TEST(try_reserve)
+{
+	struct pages p;
+
+	ck_assert_int_eq(pages_init(&p, 1000, 100), 0);
+	ck_assert_uint_eq(pages_try_reserve(&p, 50, 16), 50);
+	ck_assert_uint_eq(pages_try_reserve(&p, 50, 16), 34);  /* up to 100 - 16 */
+	ck_assert_uint_eq(pages_try_reserve(&p, 1, 16), 0);
+	ck_assert_uint_eq(atomic_load(&p.resident), 84);
+	ck_assert_uint_eq(pages_try_reserve(&p, 100, 0), 16);  /* keep 0: to the limit */
+	ck_assert_uint_eq(atomic_load(&p.peak), 100);
+	ck_assert_uint_eq(pages_try_reserve(&p, 5, 200), 0);   /* keep above the limit */
+	pages_release(&p, 100);
+	ck_assert_uint_eq(atomic_load(&p.room_waits), 0);
+	pages_destroy(&p);
+}
+END_TEST
+
 START_TEST(reserve_waits_for_room)
 {
 	struct pages p;
@@ -302,6 +321,7 @@ static Suite *pages_suite(void)
 	tcase_add_test(tc, watermarks);
 	tcase_add_test(tc, transitions);
 	tcase_add_test(tc, reserve_and_peak);
+	tcase_add_test(tc, try_reserve);
 	tcase_add_test(tc, reserve_waits_for_room);
 	tcase_add_test(tc, clock_choice);
 	tcase_add_test(tc, clock_watch);
