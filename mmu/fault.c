@@ -344,6 +344,21 @@ static void fault_readahead(struct fault_worker *w, const struct ra_plan *pl)
 }
 
 /*
+ * Room under the limit for one page a fault installs.  While this thread's
+ * own reads are in flight, their pages (BUSY, not evictable) may be what
+ * fills the limit: finish one of them before waiting for reclaim.
+ */
+static void fault_room(struct fault_worker *w)
+{
+	while (pages_try_reserve(w->f->pages, 1, 0) != 1) {
+		if (!w->inflight || !w->ring_ok || fault_reap_wait(w)) {
+			pages_reserve(w->f->pages);
+			return;
+		}
+	}
+}
+
+/*
  * A fault on a swapped-out page (lock held; released here): claim it, queue
  * its read and the read-ahead window's, and go on.  Without a ring (or once
  * it was given up), the read is done here and now.
@@ -360,7 +375,7 @@ static void fault_swap_in(struct fault_worker *w, uint64_t i, uint32_t st, bool 
 	pages_set(f->pages, i, st | PAGE_BUSY);
 	pages_unlock(f->pages, i);
 	pl = readahead_fault(f->ra, i);
-	pages_reserve(f->pages);
+	fault_room(w);
 	while (w->ring_ok && !(r = fault_req_get(w)))
 		if (fault_reap_wait(w))
 			break;
@@ -396,7 +411,7 @@ static void fault_zero(struct fault_worker *w, uint64_t i, uint32_t st, uint64_t
 	atomic_fetch_add_explicit(&f->c.missing, 1, memory_order_relaxed);
 	pages_set(f->pages, i, st | PAGE_BUSY);
 	pages_unlock(f->pages, i);
-	pages_reserve(f->pages);
+	fault_room(w);
 	ret = uffd_zero(f->uffd, fault_addr(f, i));
 	if (ret < 0)
 		mmu_fatal(f->fatal, "installing gpa 0x%llx: %s",
