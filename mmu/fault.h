@@ -38,7 +38,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "mmu/lathist.h"
+#include "pagevisor/lathist.h"
 #include "mmu/readahead.h"
 
 struct guestmem;

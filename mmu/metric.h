@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "mmu/lathist.h"
+#include "pagevisor/lathist.h"
 
 enum metric_kind { METRIC_U64, METRIC_STR, METRIC_LAT, METRIC_MILLI };
 

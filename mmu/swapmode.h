@@ -30,7 +30,7 @@
 
 #include "mmu/fault.h"
 #include "mmu/guestmem.h"
-#include "mmu/lathist.h"
+#include "pagevisor/lathist.h"
 #include "mmu/metric.h"
 #include "mmu/pages.h"
 #include "mmu/readahead.h"

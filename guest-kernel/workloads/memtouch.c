@@ -39,7 +39,7 @@
 #include <gk/x86.h>
 #include <string.h>
 
-#include "mmu/lathist.h"
+#include "pagevisor/lathist.h"
 
 #define MT_WORDS (PAGE_SIZE_4K / 8)
 #define MT_SLOW_NS 5000     /* a touch this slow faulted: a resident page takes ~1 us */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mmu/lathist.h"
+#include "pagevisor/lathist.h"
 #include "mmu/pages.h"
 #include "mmu/aging.h"
 #include "testutil.h"
