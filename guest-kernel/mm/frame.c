@@ -110,6 +110,18 @@ uint64_t frame_alloc_2m(void)
 	return frame_take_chunk(&dirty);
 }
 
+bool frame_take_2m(uint64_t pa)
+{
+	uint64_t c = pa / PAGE_SIZE_2M;
+
+	if (pa % PAGE_SIZE_2M || c >= FRAME_CHUNKS_MAX || !(frame_free_map[c / 64] >> (c % 64) & 1))
+		return false;
+	frame_free_map[c / 64] &= ~(1ull << (c % 64));
+	frame_dirty_map[c / 64] |= 1ull << (c % 64);
+	frame_nfree--;
+	return true;
+}
+
 void frame_free_2m(uint64_t pa)
 {
 	uint64_t c = pa / PAGE_SIZE_2M;

@@ -71,6 +71,11 @@ int pvmmu_setup(void)
 	return s.status;
 }
 
+bool pvmmu_registered(void)
+{
+	return pvmmu_ready;
+}
+
 uint32_t pvmmu_queued(void)
 {
 	return pvmmu_n;

@@ -14,7 +14,7 @@
 
 static const struct workload *const wl_table[] = {
 	&wl_hello, &wl_exitloop, &wl_memtest, &wl_fault, &wl_ptebench, &wl_pvmmu_attack,
-	&wl_memtouch,
+	&wl_memtouch, &wl_hostile,
 };
 #define WL_COUNT (sizeof(wl_table) / sizeof(wl_table[0]))
 

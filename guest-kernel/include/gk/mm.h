@@ -41,6 +41,9 @@ void frame_init(const struct bootinfo *bi, uint64_t reserved_end);
 uint64_t frame_alloc_2m(void);
 void frame_free_2m(uint64_t pa);
 
+/* Take the chunk at pa (2 MiB-aligned) if it is free: true when taken. */
+bool frame_take_2m(uint64_t pa);
+
 /*
  * A zeroed 4 KiB frame, or 0 when memory is exhausted.  Until
  * frame_boot_done() it only hands out frames from the kernel's own chunk,

@@ -69,6 +69,9 @@ extern struct pvmmu_stats pvmmu_stats;
  */
 int pvmmu_setup(void);
 
+/* Whether pvmmu_setup() registered the ring (the VMM holds it as this vCPU's). */
+bool pvmmu_registered(void);
+
 /* Any CPL: queue one record (coalescing, see above); flushes first when full. */
 void pvmmu_queue(unsigned op, unsigned level, uint64_t ptep, uint32_t count,
 		 uint64_t val, uint64_t mask);
