@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Just enough of a 16550 for a console: bytes written to THR go to the VMM's
- * stdout, LSR always says the transmitter is empty, LCR is kept so divisor
- * latch writes (DLAB) are not mistaken for output.  Other registers read 0.
+ * stdout (escaped: vmm/escape.h), LSR always says the transmitter is empty,
+ * LCR is kept so divisor latch writes (DLAB) are not mistaken for output, IER
+ * and SCR read back what was written.  Other registers read 0.
  */
 #include "vmm/dev/devices.h"
 
