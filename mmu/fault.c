@@ -220,10 +220,10 @@ static void fault_reap(struct fault_worker *w)
 }
 
 /*
- * Wait for one completion (the storage may hang: swap_wait gives up once
- * the VM stops).  Given up: every read in flight ends as failed with
- * -ESHUTDOWN (faulting pages get zero pages), and their buffers and the
- * ring are left as they are.  Returns 0, or -ESHUTDOWN.
+ * Give up on the reads in flight (the VM stops, the storage may never
+ * answer): each ends as failed with -ESHUTDOWN (faulting pages get zero
+ * pages), and their buffers and the ring are left as they are: the kernel
+ * may still use them.
  */
 static void fault_abandon(struct fault_worker *w)
 {
@@ -239,6 +239,10 @@ static void fault_abandon(struct fault_worker *w)
 	}
 }
 
+/*
+ * Wait for one completion and finish it (the storage may hang: swap_wait
+ * gives up once the VM stops, and then so do we).  0, or -ESHUTDOWN.
+ */
 static int fault_reap_wait(struct fault_worker *w)
 {
 	struct io_uring_cqe *cqe;
