@@ -3,10 +3,12 @@
 # packages.  As root it runs apt-get; otherwise it prints what to install.
 #   build:  gcc, cmake, make, pkg-config, liburing-dev, libfdt-dev, check
 #   tests:  jq (integration tests read the VMM's JSON)
+#   fuzz:   clang, libclang-rt-14-dev (libFuzzer: tests/fuzz/run)
 #   bench:  gnuplot-nox (plots)
 set -euo pipefail
 
-pkgs=(gcc cmake make pkg-config liburing-dev libfdt-dev check jq gnuplot-nox)
+pkgs=(gcc cmake make pkg-config liburing-dev libfdt-dev check jq gnuplot-nox clang
+	libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
