@@ -156,27 +156,31 @@ static void fault_ra_done(struct fault_worker *w, struct fault_req *r, int res)
 {
 	struct fault *f = w->f;
 	bool ok = res == (int)(r->n * PAGE_SIZE_4K);
+	uint64_t good[RA_MAX / 64 + 1] = { 0 };
 	uint32_t installed = 0;
 
-	for (uint32_t k = 0, n; k < r->n; k += n) {
-		uint64_t i = r->first + k;
-		bool good = fault_claimed(r, k) && ok &&
-			    !swap_verify(f->swap, r->buf + k * PAGE_SIZE_4K, i);
-
-		n = 1;
+	/* each claimed page checked once: a bad one stays in its slot (a demand read says why) */
+	for (uint32_t k = 0; k < r->n; k++) {
 		if (!fault_claimed(r, k))
 			continue;
-		if (!good) {
-			fault_unclaim(f, i);   /* stays in its slot; a demand read will say why */
+		if (ok && !swap_verify(f->swap, r->buf + k * PAGE_SIZE_4K, r->first + k))
+			good[k / 64] |= 1ull << (k % 64);
+		else
+			fault_unclaim(f, r->first + k);
+	}
+	for (uint32_t k = 0, n; k < r->n; k += n) {
+		uint64_t i = r->first + k;
+
+		n = 1;
+		if (!((good[k / 64] >> (k % 64)) & 1))
 			continue;
-		}
 		if (i == r->marker) {
 			/* into the memfd, not mapped: the stream's touch of it is a fault */
 			memcpy(f->gm->alias + (i << PAGE_SHIFT_4K), r->buf + k * PAGE_SIZE_4K,
 			       PAGE_SIZE_4K);
 		} else {
-			while (k + n < r->n && fault_claimed(r, k + n) && r->first + k + n != r->marker &&
-			       !swap_verify(f->swap, r->buf + (k + n) * PAGE_SIZE_4K, i + n))
+			while (k + n < r->n && ((good[(k + n) / 64] >> ((k + n) % 64)) & 1) &&
+			       i + n != r->marker)
 				n++;
 			if (fault_copy_run(f, i, r->buf + k * PAGE_SIZE_4K, n, true) < 0) {
 				for (uint32_t q = 0; q < n; q++)
