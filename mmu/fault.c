@@ -52,8 +52,7 @@ void fault_installed(struct fault *f, uint64_t i, bool from_slot, uint32_t bits,
 	reclaim_note_resident(f->reclaim, i);
 }
 
-/* Give up a claim on page @i (BUSY, not installed): it is as it was, and its room goes back. */
-static void fault_unclaim(struct fault *f, uint64_t i)
+void fault_unclaim(struct fault *f, uint64_t i)
 {
 	pages_lock(f->pages, i);
 	fault_publish(f, i, pages_get(f->pages, i));

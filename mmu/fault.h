@@ -140,4 +140,10 @@ void fault_wake(struct fault *f, uint64_t i);
 void fault_installed(struct fault *f, uint64_t i, bool from_slot, uint32_t bits, bool pin,
 		     bool write);
 
+/*
+ * A claim given up: page @i (BUSY, not installed) is as it was, BUSY cleared
+ * with its waiters woken, and its reserved room given back.
+ */
+void fault_unclaim(struct fault *f, uint64_t i);
+
 #endif

@@ -55,7 +55,7 @@ struct reclaim {
 	struct uffd *uffd;
 	struct readahead *ra;
 	struct mmu_fatal *fatal;
-	int pagemap_fd;                 /* /proc/self/pagemap: PAGEMAP_SCAN (set before start) */
+	int pagemap_fd;                 /* /proc/self/pagemap: PAGEMAP_SCAN (its owner's, opened at start) */
 	bool clock;                     /* --aging clock; false: FIFO */
 
 	struct reclaim_counters c;

@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +20,14 @@ int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swa
 	if (!sm)
 		goto nomem;
 	pthread_mutex_init(&sm->vmm_ring_mu, NULL);
+	readahead_init(&sm->ra, p->readahead, p->readahead_pages, gm->size >> PAGE_SHIFT_4K,
+		       p->limit_pages);
 	sm->gm = gm;
 	sm->clock = p->clock;
 	sm->nr_threads = p->fault_threads ? p->fault_threads : 1;
 	sm->uffd.fd = sm->uffd.stop_fd = -1;
-	sm->pagemap_fd = -1;
 	sm->swap.fd = -1;
+	sm->reclaim.pagemap_fd = -1;    /* destroy may come before the parts are wired */
 	if (pages_init(&sm->pages, gm->size >> PAGE_SHIFT_4K, p->limit_pages))
 		goto nomem;
 	/* the parts, each given what it works on */
@@ -41,8 +41,6 @@ int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swa
 	};
 	if (reclaim_init(&sm->reclaim))
 		goto nomem;
-	readahead_init(&sm->ra, p->readahead, p->readahead_pages, sm->pages.nr, p->limit_pages);
-	sm->ra_ok = true;
 	ret = swap_open(&sm->swap, p->dir, sm->pages.nr, true);
 	if (ret) {
 		swapmode_destroy(sm);
@@ -107,13 +105,13 @@ int swapmode_start(struct swapmode *sm)
 {
 	int ret;
 
-	sm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (sm->pagemap_fd < 0) {
+	sm->reclaim.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (sm->reclaim.pagemap_fd < 0) {
 		ret = -errno;
 		fprintf(stderr, "vmm: open /proc/self/pagemap: %s\n", strerror(errno));
 		return ret;
 	}
-	ret = dirty_probe(sm->pagemap_fd);
+	ret = dirty_probe(sm->reclaim.pagemap_fd);
 	if (ret) {
 		fprintf(stderr, "vmm: PAGEMAP_SCAN (dirty tracking, Linux 6.7 or later): %s\n",
 			strerror(-ret));
@@ -126,7 +124,6 @@ int swapmode_start(struct swapmode *sm)
 	if (ret)
 		return ret;
 	sm->started = true;
-	sm->reclaim.pagemap_fd = sm->pagemap_fd;
 	ret = reclaim_start(&sm->reclaim);
 	if (!ret)
 		ret = fault_start(&sm->fault, sm->nr_threads);
@@ -177,15 +174,14 @@ void swapmode_destroy(struct swapmode *sm)
 	swapmode_stop(sm);
 	uffd_close(&sm->uffd);
 	reclaim_destroy(&sm->reclaim);
-	if (sm->ra_ok)
-		readahead_destroy(&sm->ra);
+	readahead_destroy(&sm->ra);
 	if (sm->vmm_ring_ok && sm->vmm_ring.sq.ring_entries)   /* not abandoned by swap_read */
 		io_uring_queue_exit(&sm->vmm_ring);
 	pthread_mutex_destroy(&sm->vmm_ring_mu);
 	swap_close(&sm->swap);
 	pages_destroy(&sm->pages);
-	if (sm->pagemap_fd >= 0)
-		close(sm->pagemap_fd);
+	if (sm->reclaim.pagemap_fd >= 0)
+		close(sm->reclaim.pagemap_fd);
 	free(sm);
 }
 
@@ -199,7 +195,7 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 {
 	struct pages *p = &sm->pages;
 	uint8_t *alias = sm->gm->alias + (i << PAGE_SHIFT_4K);
-	bool from_slot, waited;
+	bool from_slot;
 	uint64_t slot;
 	uint32_t st;
 	int ret = 0;
@@ -227,12 +223,7 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 		/* give the hole back so the slot stays the page's only copy */
 		fallocate(sm->gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			  (off_t)(i << PAGE_SHIFT_4K), (off_t)PAGE_SIZE_4K);
-		pages_release(p, 1);
-		pages_lock(p, i);
-		waited = pages_set_idle(p, i, pages_get(p, i));
-		pages_unlock(p, i);
-		if (waited)
-			fault_wake(&sm->fault, i);
+		fault_unclaim(&sm->fault, i);
 		if (ret == -ESHUTDOWN)
 			return ret;     /* stopping: the access fails, nothing is lost */
 		atomic_fetch_add(&sm->c.vmm_read_errors, 1);

@@ -65,11 +65,9 @@ struct swapmode {
 	struct readahead ra;
 	struct reclaim reclaim;
 	struct swapmode_counters c;
-	int pagemap_fd;         /* /proc/self/pagemap: PAGEMAP_SCAN */
 	bool clock;
 	unsigned nr_threads;
 	bool started;
-	bool ra_ok;             /* ra initialised */
 	/* swap-ins for the VMM's own accesses (vCPU threads, one at a time) */
 	pthread_mutex_t vmm_ring_mu;
 	struct io_uring vmm_ring;
