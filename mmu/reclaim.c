@@ -70,10 +70,29 @@ static int reclaim_zap(struct reclaim *r, uint64_t i, unsigned len)
 }
 
 /*
+ * Pages [@v[0], @v[0] + @len) (locks held) that have no PTE in the guest
+ * mapping.  No guest access reached them since they lost it: that takes a
+ * MINOR fault, which maps the page and clears PAGE_UNMAPPED.  So for these
+ * our own state is the evidence, not the PTE: a none PTE shows neither
+ * "written" nor "clean" (PAGEMAP_SCAN does not protect a none PTE on every
+ * kernel, e.g. 6.12, so no uffd-wp marker can be relied on there).
+ */
+static uint64_t reclaim_unmapped(struct reclaim *r, const uint64_t *v, unsigned len)
+{
+	uint64_t mask = 0;
+
+	for (unsigned m = 0; m < len; m++)
+		if (pages_get(r->pages, v[m]) & PAGE_UNMAPPED)
+			mask |= 1ull << m;
+	return mask;
+}
+
+/*
  * Aging: zap the pages the hand starts to watch, so that their next access
  * is a MINOR fault.  Zap, then look at the PTEs, with the page locks
  * held: a fault (CONTINUE) cannot come between, and a page written since
  * its last protection has no uffd-wp marker left, so it becomes DIRTY here.
+ * One already unmapped is left as it is.
  */
 /*
  * Page @i (lock held) was written since its last protection: dirty, and a
@@ -99,13 +118,17 @@ static void reclaim_age(struct reclaim *r, uint64_t *aged, unsigned n)
 	for (unsigned k = 0, len; k < n; k += len) {
 		uint64_t written = ~0ull;
 
+		uint64_t unmapped;
+
 		len = reclaim_run(aged, n, k);
 		reclaim_lock_run(p, aged + k, len);
+		unmapped = reclaim_unmapped(r, aged + k, len);
 		if (!reclaim_zap(r, aged[k], len)) {
 			for (unsigned m = 0; m < len; m++)
 				pages_set(p, aged[k + m], pages_get(p, aged[k + m]) | PAGE_UNMAPPED);
 			if (dirty_scan(r->pagemap_fd, reclaim_addr(r, aged[k]), len, false, &written))
 				written = ~0ull;
+			written &= ~unmapped;
 		}
 		for (unsigned m = 0; m < len; m++)
 			if (written & (1ull << m))
@@ -141,12 +164,13 @@ static void reclaim_protect(struct reclaim *r, uint64_t *v, unsigned n)
 	struct pages *p = r->pages;
 
 	for (unsigned k = 0, len; k < n; k += len) {
-		uint64_t written;
+		uint64_t written = ~0ull;
 		int ret;
 
 		len = reclaim_run(v, n, k);
 		reclaim_lock_run(p, v + k, len);
 		ret = dirty_scan(r->pagemap_fd, reclaim_addr(r, v[k]), len, true, &written);
+		written &= ~reclaim_unmapped(r, v + k, len);
 		for (unsigned m = 0; m < len; m++) {
 			uint64_t i = v[k + m];
 
@@ -314,7 +338,7 @@ static unsigned reclaim_finish_run(struct reclaim *r, uint64_t *v, const int *io
 				   unsigned len)
 {
 	struct pages *p = r->pages;
-	uint64_t cand = 0, zapped, punch;
+	uint64_t cand = 0, zapped, punch, unmapped;
 	unsigned punched = 0;
 
 	for (unsigned m = 0; m < len; m++) {
@@ -331,7 +355,8 @@ static unsigned reclaim_finish_run(struct reclaim *r, uint64_t *v, const int *io
 			cand |= 1ull << m;
 		}
 	}
-	punch = cand & ~reclaim_look(r, v, len, cand, &zapped);
+	unmapped = cand & reclaim_unmapped(r, v, len);   /* untouched since: nothing to look at */
+	punch = cand & ~reclaim_look(r, v, len, cand & ~unmapped, &zapped);
 	for (unsigned m = 0; m < len; m++) {
 		if (!(cand & ~punch & (1ull << m)))
 			continue;
