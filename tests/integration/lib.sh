@@ -5,7 +5,7 @@ set -uo pipefail
 VMM=${1:?vmm path}
 GUEST=${2:?guest.elf path}
 BUILD=${3:?build dir}
-TMP=$(mktemp -d /tmp/pv-test.XXXXXX)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/pv-test.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 FAILS=0
 CHECKS=0

@@ -19,9 +19,17 @@ int testutil_run(Suite *s)
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* In $TMPDIR as mktemp(1) would (/tmp when unset or too long for @buf's 64 bytes). */
 void testutil_mkdtemp(char *buf, const char *name)
 {
-	snprintf(buf, 64, "/tmp/pv-test-%s-XXXXXX", name);
+	const char *tmp = getenv("TMPDIR");
+	int n;
+
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	n = snprintf(buf, 64, "%s/pv-test-%s-XXXXXX", tmp, name);
+	if (n < 0 || n >= 64)
+		snprintf(buf, 64, "/tmp/pv-test-%s-XXXXXX", name);
 	ck_assert_ptr_nonnull(mkdtemp(buf));
 }
 
