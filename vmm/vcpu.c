@@ -143,6 +143,15 @@ void vcpu_dump_regs(struct vcpu *v, FILE *f)
 		v->id, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp,
 		r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15,
 		s.cs.selector, s.cs.dpl, s.ss.selector, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+	/*
+	 * Our guest never runs in real mode: this is the reset state.  KVM on
+	 * AMD SVM re-initialises the vCPU when it intercepts a shutdown (the
+	 * VMCB is undefined after one), so a triple fault leaves nothing to show.
+	 */
+	if (!(s.cr0 & 1 /* PE */) && s.cs.selector == 0xf000 && r.rip == 0xfff0) {
+		fprintf(f, " (the reset state: the host re-initialised the vCPU at the exit, as KVM on AMD SVM does at a shutdown; the guest's registers are lost)\n");
+		return;
+	}
 	vcpu_dump_code(v, f, r.rip, s.cr3);
 }
 
