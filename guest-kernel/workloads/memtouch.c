@@ -1,5 +1,5 @@
 /*
- * memtouch size=S pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H
+ * memtouch size=S|max pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H
  *          hotwalk=random|cycle final=0|1
  *
  * Exercises the host side of guest memory: the memory is mapped up front
@@ -182,13 +182,51 @@ static long memtouch_user(void *arg)
 	return c->errors ? 1 : 0;
 }
 
+/* What @pages pages take: the pages and the table of generations after them. */
+static uint64_t memtouch_map_bytes(uint64_t pages)
+{
+	return pages * PAGE_SIZE_4K +
+	       ((pages * sizeof(uint32_t) + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1));
+}
+
+/*
+ * size=max: the most pages that can still be mapped.  Frames go out from the
+ * bottom of RAM up, so such a region ends a few pages short of the end of
+ * RAM (a host reading ahead of it runs past the end).
+ */
+static uint64_t memtouch_max_size(void)
+{
+	uint64_t lo = 0, hi = frame_free_bytes() / PAGE_SIZE_4K + PAGE_SIZE_2M / PAGE_SIZE_4K;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo + 1) / 2;
+
+		if (mm_can_map(MM_WORKLOAD_BASE, memtouch_map_bytes(mid)))
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo * PAGE_SIZE_4K;
+}
+
 static int memtouch_setup(const struct wl_args *a)
 {
 	struct memtouch_ctx *c = &mt;
 	const char *pat = wl_arg(a, "pattern"), *walk = wl_arg(a, "hotwalk");
+	const char *sz = wl_arg(a, "size");
 	uint64_t size, hot, gen_bytes;
 
-	if (wl_arg_u64(a, "memtouch", "size", 64ull << 20, PAGE_SIZE_4K, 1ull << 40, true, &size) ||
+	if (sz && !strcmp(sz, "max")) {
+		size = memtouch_max_size();
+		if (!size) {
+			printf("guest: memtouch: size=max: no free memory\n");
+			return -1;
+		}
+	} else if (wl_arg_u64(a, "memtouch", "size", 64ull << 20, PAGE_SIZE_4K, 1ull << 40, true,
+			      &size)) {
+		return -1;
+	}
+	if (wl_arg_u64(a, "memtouch", "passes", 2, 0, 1000, false, &c->passes) ||
 	    wl_arg_u64(a, "memtouch", "passes", 2, 0, 1000, false, &c->passes) ||
 	    wl_arg_u64(a, "memtouch", "write", 1, 0, 1, false, &c->write) ||
 	    wl_arg_u64(a, "memtouch", "seed", 1, 0, ~0ull, false, &c->seed) ||
@@ -214,8 +252,8 @@ static int memtouch_setup(const struct wl_args *a)
 	c->hot_pages = hot / PAGE_SIZE_4K;
 	if (c->hot_pages > c->pages)
 		c->hot_pages = c->pages;
-	gen_bytes = (c->pages * sizeof(uint32_t) + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
-	c->map_bytes = c->pages * PAGE_SIZE_4K + gen_bytes;
+	c->map_bytes = memtouch_map_bytes(c->pages);
+	gen_bytes = c->map_bytes - c->pages * PAGE_SIZE_4K;
 	if (!mm_can_map(MM_WORKLOAD_BASE, c->map_bytes)) {
 		printf("guest: memtouch: size=%lu KiB (plus %lu KiB of bookkeeping) exceeds free memory (%lu KiB)\n",
 		       (unsigned long)(size >> 10), (unsigned long)(gen_bytes >> 10),
@@ -240,7 +278,7 @@ static const char *const memtouch_params[] = {
 
 const struct workload wl_memtouch = {
 	.name = "memtouch",
-	.usage = "size=S[K|M|G] pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H hotwalk=random|cycle final=0|1",
+	.usage = "size=S[K|M|G]|max pattern=seq|random|hotcold passes=P write=0|1 seed=X hot=H hotwalk=random|cycle final=0|1",
 	.params = memtouch_params,
 	.setup = memtouch_setup,
 	.main = memtouch_main,

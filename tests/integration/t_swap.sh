@@ -37,14 +37,14 @@ fi
 need_kvm
 
 # swap_run NAME RESIDENT MEMTOUCH-ARGS...: one run in swap mode, JSON in $TMP/NAME.json
-# (RA: the --readahead mode, default auto)
+# (RA: the --readahead mode, default auto; MEM: the guest's RAM, default 64M)
 RA=auto
 swap_run() {
 	local name=$1 res=$2
 	shift 2
 	J=$TMP/$name.json
-	run_vmm -q -m 64M --swap "$SW" --resident "$res" --readahead "$RA" --stats "$J" "$GUEST" -- \
-		workload=memtouch "$@"
+	run_vmm -q -m "${MEM:-64M}" --swap "$SW" --resident "$res" --readahead "$RA" --stats "$J" \
+		"$GUEST" -- workload=memtouch "$@"
 }
 
 # the run completed, nothing lost, the limit held, nothing left in the swap directory
@@ -101,6 +101,17 @@ RA=32
 swap_run ra_waste 4M size=24M pattern=random passes=2 write=1
 swap_ok "memtouch random, --readahead 32 in 4M"
 expect_json "$J" '.readahead.wasted > 0' "fixed window on random touches: unused read-ahead evicted"
+
+# read ahead past the end of RAM: the guest hands out RAM from the bottom up,
+# so memtouch size=max ends a few pages short of the end of RAM, and a
+# stream walking it up asks for windows beyond the end
+for RA in 64 auto; do
+	MEM=32M swap_run ra_end.$RA 8M size=max pattern=seq passes=3 write=1
+	swap_ok "memtouch size=max in 32M RAM, --readahead $RA"
+	expect_json "$J" '.guest.pages >= 7000' "memtouch size=max in 32M: nearly all of RAM"
+	expect_json "$J" '.readahead.issued > 0 and .readahead.hit > 0' \
+		"to the end of RAM, --readahead $RA: windows read and used"
+done
 RA=auto
 
 # size equal to the limit (the guest kernel's own pages push it over a little)
