@@ -628,6 +628,7 @@ static void *fault_thread(void *arg)
 	while (w->inflight && w->ring_ok)
 		if (fault_reap_wait(w))
 			break;
+	atomic_store(&w->done, true);
 	return NULL;
 }
 
@@ -676,7 +677,7 @@ void fault_stop(struct fault *f)
 		struct fault_worker *w = &f->w[k];
 
 		if (w->started)
-			pthread_join(w->thread, NULL);
+			mmu_thread_end(w->thread, &w->done, w->abandoned);
 		if (w->abandoned)
 			continue;       /* the kernel may still use its ring and buffers */
 		if (w->ring_ok)

@@ -73,6 +73,7 @@ struct fault_worker {
 	bool started;
 	bool ring_ok;
 	bool abandoned;         /* a read was given up on: its buffer and ring stay */
+	atomic_bool done;       /* the thread is past its last use of this */
 	int ring_efd;           /* eventfd the ring signals completions on */
 	unsigned inflight;
 	struct io_uring ring;

@@ -470,6 +470,7 @@ static void *reclaim_thread(void *arg)
 				reclaim_nap(p, 1);      /* nothing went (pinned, busy, kept) */
 		}
 	}
+	atomic_store(&r->done, true);
 	return NULL;
 }
 
@@ -487,8 +488,10 @@ int reclaim_init(struct reclaim *r)
 
 int reclaim_start(struct reclaim *r)
 {
-	int ret = mmu_thread(&r->thread, reclaim_thread, r, "reclaim");
+	int ret;
 
+	atomic_store(&r->done, false);
+	ret = mmu_thread(&r->thread, reclaim_thread, r, "reclaim");
 	r->started = ret == 0;
 	return ret;
 }
@@ -499,7 +502,8 @@ void reclaim_stop(struct reclaim *r)
 		return;
 	atomic_store(&r->pages->stop, true);
 	pages_kick(r->pages);
-	pthread_join(r->thread, NULL);
+	/* a ring abandoned (zeroed) by swap_wait still has writes in flight */
+	mmu_thread_end(r->thread, &r->done, r->ring_ok && !r->ring.sq.ring_entries);
 	r->started = false;
 }
 

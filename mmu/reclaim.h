@@ -61,6 +61,7 @@ struct reclaim {
 	struct reclaim_counters c;
 	pthread_t thread;
 	bool started;
+	atomic_bool done;       /* the thread is past its last use of this */
 	bool ring_ok;
 	struct io_uring ring;           /* write-back batches */
 	uint64_t hand;                  /* CLOCK */

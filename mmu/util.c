@@ -21,6 +21,18 @@ int mmu_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *what)
 	return -ret;
 }
 
+void mmu_thread_end(pthread_t t, const atomic_bool *done, bool may_hang)
+{
+	struct timespec ms = { .tv_nsec = 1000000l };
+
+	while (!atomic_load(done))
+		nanosleep(&ms, NULL);
+	if (may_hang)
+		pthread_detach(t);
+	else
+		pthread_join(t, NULL);
+}
+
 void mmu_fatal(struct mmu_fatal *f, const char *fmt, ...)
 {
 	bool expected = false;

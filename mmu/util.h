@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,6 +22,16 @@ static inline uint64_t mmu_now_ns(void)
 
 /* A thread with every signal blocked (signals belong to the main and vCPU threads). */
 int mmu_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *what);
+
+/*
+ * End a thread of ours once it has set @done (its last store before it
+ * returns).  @may_hang: it gave up on I/O still in flight; then it is
+ * detached, not joined: a thread's exit waits in the kernel for the
+ * io_uring work it queued (io-wq workers are joined at task exit), and on
+ * storage that hangs (a frozen file system) that is until the storage
+ * comes back.  Nothing of ours is touched after @done.
+ */
+void mmu_thread_end(pthread_t t, const atomic_bool *done, bool may_hang);
 
 /* Who to tell when guest data is lost: told once. */
 struct mmu_fatal {
