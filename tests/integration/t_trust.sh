@@ -95,11 +95,15 @@ OUT=$TMP/out.evil; ERR=$TMP/err.evil
 "$VMM" -q -m 64M --swap "$SW" --resident 8M --stats "$TMP/evil.json" "$GUEST" -- \
 	workload=memtouch size=32M pattern=seq passes=50 >"$OUT" 2>"$ERR" &
 pid=$!
-sleep 2
 for fd in /proc/$pid/fd/*; do
 	case "$(readlink "$fd" 2>/dev/null)" in
 	"$SW/"*"(deleted)")
+		# once slots are written (blocks allocated: a slow host takes longer),
 		# every slot written so far gets other bytes, as a hostile writer would
+		for i in $(seq 1 600); do
+			[ "$(stat -L -c %b "$fd" 2>/dev/null || echo 0)" -gt 0 ] && break
+			sleep 0.1
+		done
 		size=$(stat -L -c %s "$fd")
 		head -c "$size" /dev/urandom | dd of="$fd" conv=notrunc status=none ;;
 	esac
