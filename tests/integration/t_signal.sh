@@ -52,7 +52,13 @@ if mkdir -p "$FRZ" && truncate -s 256M "$TMP/frz.img" && mkfs.ext4 -q "$TMP/frz.
 	sleep 2                         # reclaim is stuck now, and the guest with it
 	kill -TERM $pid
 	for i in $(seq 1 100); do [ -s "$J" ] && break; sleep 0.1; done
-	if [ -s "$J" ]; then ok; else fail "SIGTERM with frozen swap storage: no report within 10 s"; fi
+	if [ -s "$J" ]; then ok; else
+		fail "SIGTERM with frozen swap storage: no report within 10 s"
+		for t in /proc/$pid/task/*; do   # where each thread waits
+			echo "  thread $(cat "$t/comm" 2>/dev/null): $(cat "$t/wchan" 2>/dev/null) $(head -c 40 "$t/syscall" 2>/dev/null)"
+			sed 's/^/    /' "$t/stack" 2>/dev/null | head -8
+		done
+	fi
 	fsfreeze -u "$FRZ"
 	wait $pid
 	STATUS=$?

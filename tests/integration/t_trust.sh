@@ -98,10 +98,12 @@ pid=$!
 for fd in /proc/$pid/fd/*; do
 	case "$(readlink "$fd" 2>/dev/null)" in
 	"$SW/"*"(deleted)")
-		# once slots are written (blocks allocated: a slow host takes longer),
-		# every slot written so far gets other bytes, as a hostile writer would
-		for i in $(seq 1 600); do
-			[ "$(stat -L -c %b "$fd" 2>/dev/null || echo 0)" -gt 0 ] && break
+		# once 8M of slots are written (blocks allocated: a slow host takes
+		# longer), every slot written so far gets other bytes, as a hostile
+		# writer would
+		for i in $(seq 1 1200); do
+			alloc=$(stat -L -c '%b %B' "$fd" 2>/dev/null) || break
+			[ $(( ${alloc% *} * ${alloc#* } )) -ge 8388608 ] && break
 			sleep 0.1
 		done
 		size=$(stat -L -c %s "$fd")
