@@ -118,15 +118,16 @@ RA=auto
 swap_run equal 16M size=16M pattern=random passes=2
 swap_ok "memtouch 16M in 16M"
 
-# aging: a hot set of 5M (a loop over it: hotwalk=cycle) below a 6M limit,
-# ten hot touches per touch of a 15M cold set.  CLOCK keeps the hot set and
-# misses on cold touches only; FIFO evicts hot pages as they come to the
-# head and refaults them.  final=0: memtouch's last full read would add the
-# same swap-ins to both.  Measured here ~4.1x (bench/swap_aging has more).
+# aging: a hot set of 4M (a loop over it: hotwalk=cycle) below a 6M limit
+# (reclaim evicts down to its low watermark, 4.5M: the hot set must fit
+# under that), ten hot touches per touch of a 16M cold set.  CLOCK keeps the
+# hot set and misses on cold touches only; FIFO evicts hot pages as they
+# come to the head and refaults them.  final=0: memtouch's last full read
+# would add the same swap-ins to both.  bench/swap_aging measures the gap.
 aging_run() {
 	# --readahead off: aging alone decides what comes back
 	run_vmm -q -m 64M --swap "$SW" --resident 6M --aging "$1" --readahead off --stats "$2" "$GUEST" -- \
-		workload=memtouch size=20M pattern=hotcold hot=5M hotwalk=cycle passes=12 final=0
+		workload=memtouch size=20M pattern=hotcold hot=4M hotwalk=cycle passes=12 final=0
 }
 J=$TMP/clock.json
 aging_run clock "$J"
