@@ -88,13 +88,6 @@ static uint64_t reclaim_unmapped(struct reclaim *r, const uint64_t *v, unsigned 
 }
 
 /*
- * Aging: zap the pages the hand starts to watch, so that their next access
- * is a MINOR fault.  Zap, then look at the PTEs, with the page locks
- * held: a fault (CONTINUE) cannot come between, and a page written since
- * its last protection has no uffd-wp marker left, so it becomes DIRTY here.
- * One already unmapped is left as it is.
- */
-/*
  * Page @i (lock held) was written since its last protection: dirty, and a
  * read-ahead page among them was used.
  */
@@ -110,15 +103,20 @@ static void reclaim_written(struct reclaim *r, uint64_t i)
 	pages_set(p, i, st);
 }
 
+/*
+ * Aging: zap the pages the hand starts to watch, so that their next access
+ * is a MINOR fault.  Zap, then look at the PTEs, with the page locks
+ * held: a fault (CONTINUE) cannot come between, and a page written since
+ * its last protection has no uffd-wp marker left, so it becomes DIRTY here.
+ * One that was unmapped already keeps its DIRTY bit as it is.
+ */
 static void reclaim_age(struct reclaim *r, uint64_t *aged, unsigned n)
 {
 	struct pages *p = r->pages;
 
 	qsort(aged, n, sizeof(*aged), reclaim_cmp);
 	for (unsigned k = 0, len; k < n; k += len) {
-		uint64_t written = ~0ull;
-
-		uint64_t unmapped;
+		uint64_t written = ~0ull, unmapped;
 
 		len = reclaim_run(aged, n, k);
 		reclaim_lock_run(p, aged + k, len);
