@@ -677,7 +677,8 @@ void fault_stop(struct fault *f)
 		struct fault_worker *w = &f->w[k];
 
 		if (w->started)
-			mmu_thread_end(w->thread, &w->done, w->abandoned);
+			mmu_thread_end(w->thread, &w->done,
+				       w->abandoned || atomic_load(&f->swap->abort));
 		if (w->abandoned)
 			continue;       /* the kernel may still use its ring and buffers */
 		if (w->ring_ok)

@@ -500,8 +500,8 @@ void reclaim_stop(struct reclaim *r)
 		return;
 	atomic_store(&r->pages->stop, true);
 	pages_kick(r->pages);
-	/* a ring abandoned (zeroed) by swap_wait still has writes in flight */
-	mmu_thread_end(r->thread, &r->done, r->ring_ok && !r->ring.sq.ring_entries);
+	/* after an abort its writes may still be in flight, on storage that hangs */
+	mmu_thread_end(r->thread, &r->done, atomic_load(&r->swap->abort));
 	r->started = false;
 }
 

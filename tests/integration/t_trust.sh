@@ -95,6 +95,11 @@ OUT=$TMP/out.evil; ERR=$TMP/err.evil
 "$VMM" -q -m 64M --swap "$SW" --resident 8M --stats "$TMP/evil.json" "$GUEST" -- \
 	workload=memtouch size=32M pattern=seq passes=50 >"$OUT" 2>"$ERR" &
 pid=$!
+# the swap file is opened as the VMM starts: wait for it (a slow host takes longer)
+for i in $(seq 1 600); do
+	ls -l /proc/$pid/fd 2>/dev/null | grep -q "$SW/.*(deleted)" && break
+	sleep 0.1
+done
 for fd in /proc/$pid/fd/*; do
 	case "$(readlink "$fd" 2>/dev/null)" in
 	"$SW/"*"(deleted)")
