@@ -78,9 +78,20 @@ unsigned aging_clock_pick(struct pages *p, uint64_t *hand, uint64_t *victims, un
 		if (page_evictable(st)) {
 			if (st & PAGE_REF) {
 				/* a fresh page is watched now; a used one keeps its mapping */
-				pages_set(p, i, st & ~PAGE_REF);
+				pages_set(p, i, st & ~(PAGE_REF | PAGE_AROUND));
 				if (!page_age(st))
 					aged[na++] = i;
+			} else if (st & PAGE_AROUND) {
+				/*
+				 * Mapped by fault-around, unseen since: it ages as
+				 * any unreferenced page, but is watched again first,
+				 * so it goes only after a turn in which a touch shows.
+				 */
+				st &= ~PAGE_AROUND;
+				if (page_age(st))
+					st = page_with_age(st, page_age(st) - 1);
+				pages_set(p, i, st);
+				aged[na++] = i;
 			} else if (page_age(st)) {
 				pages_set(p, i, page_with_age(st, page_age(st) - 1));
 				if (page_age(st) == PAGE_AGE_WATCH)

@@ -461,9 +461,9 @@ static void fault_marker(struct fault_worker *w, int stream, uint64_t i)
 /*
  * MINOR fault-around: map the present but unmapped pages of @i's aligned
  * block too, so that a touch of them costs no fault.  Nothing saw them
- * touched: they keep their age, and under CLOCK go back on probation (the
- * hand watches them again before they can go) rather than being taken for
- * unreferenced.
+ * touched, so they are not referenced: they keep their age, and under
+ * CLOCK are marked AROUND, so the hand watches them again (zaps them)
+ * before it may take them -- a touch the mapping hid is seen after all.
  */
 static void fault_around(struct fault_worker *w, uint64_t i)
 {
@@ -484,7 +484,7 @@ static void fault_around(struct fault_worker *w, uint64_t i)
 				  !(st & PAGE_DIRTY)) >= 0) {
 			st &= ~PAGE_UNMAPPED;
 			if (f->clock)
-				st |= PAGE_REF;
+				st |= PAGE_AROUND;
 			pages_set(p, j, st);
 			atomic_fetch_add_explicit(&f->c.fault_around, 1, memory_order_relaxed);
 		}
@@ -505,7 +505,7 @@ static void fault_minor(struct fault_worker *w, uint64_t i, uint32_t st, bool wr
 	bool marker = st & PAGE_MARKER;
 	int ret;
 
-	st &= ~(PAGE_RA | PAGE_RA_STREAM | PAGE_MARKER | PAGE_UNMAPPED);
+	st &= ~(PAGE_RA | PAGE_RA_STREAM | PAGE_MARKER | PAGE_UNMAPPED | PAGE_AROUND);
 	if (f->clock)
 		st = page_rereferenced(st);
 	/* a write fault on a resident page will dirty it: map it writable at once */

@@ -49,6 +49,7 @@ enum page_kind { PAGE_ABSENT = 0, PAGE_RESIDENT = 1, PAGE_EVICTING = 2, PAGE_SWA
 #define PAGE_MARKER     0x200u  /* a read-ahead stream's marker (mmu/readahead.h) */
 #define PAGE_UNMAPPED   0x400u  /* in the memfd with no PTE in the guest mapping: a touch faults */
 #define PAGE_WAITED     0x800u  /* a fault found it BUSY: whoever clears BUSY wakes its waiters */
+#define PAGE_AROUND     0x8000u /* mapped by MINOR fault-around: touches since unseen (CLOCK) */
 #define PAGE_RA_SHIFT   12
 #define PAGE_RA_STREAM  (7u << PAGE_RA_SHIFT)
 /*
@@ -111,7 +112,8 @@ static inline bool page_evictable(uint32_t st)
 static inline uint32_t page_installed(uint32_t st, bool from_slot, bool clock)
 {
 	st = page_with_kind(st & ~(PAGE_BUSY | PAGE_REF | PAGE_DIRTY | PAGE_AGE_MASK | PAGE_RA |
-				   PAGE_MARKER | PAGE_UNMAPPED | PAGE_WAITED | PAGE_RA_STREAM),
+				   PAGE_MARKER | PAGE_UNMAPPED | PAGE_WAITED | PAGE_RA_STREAM |
+				   PAGE_AROUND),
 			    PAGE_RESIDENT);
 	return st | (clock ? PAGE_REF : 0) | (from_slot ? 0 : PAGE_DIRTY);
 }

@@ -383,7 +383,8 @@ static unsigned reclaim_finish_run(struct reclaim *r, uint64_t *v, const int *io
 			else if (st & PAGE_RA)
 				readahead_wasted(r->ra, page_ra_stream(st), 1);
 			pages_set(p, v[q], page_with_kind(st & ~(PAGE_REF | PAGE_RA | PAGE_RA_STREAM |
-								 PAGE_MARKER | PAGE_UNMAPPED),
+								 PAGE_MARKER | PAGE_UNMAPPED |
+								 PAGE_AROUND),
 							  PAGE_SWAPPED));
 			if (io_of[q] < 0)
 				atomic_fetch_add_explicit(&r->c.swap_out_skipped_clean, 1,
