@@ -25,12 +25,13 @@ void mmu_thread_end(pthread_t t, const atomic_bool *done, bool may_hang)
 {
 	struct timespec ms = { .tv_nsec = 1000000l };
 
+	if (!may_hang) {
+		pthread_join(t, NULL);
+		return;
+	}
 	while (!atomic_load(done))
 		nanosleep(&ms, NULL);
-	if (may_hang)
-		pthread_detach(t);
-	else
-		pthread_join(t, NULL);
+	pthread_detach(t);
 }
 
 void mmu_fatal(struct mmu_fatal *f, const char *fmt, ...)

@@ -24,12 +24,12 @@ static inline uint64_t mmu_now_ns(void)
 int mmu_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *what);
 
 /*
- * End a thread of ours once it has set @done (its last store before it
- * returns).  @may_hang: it may have I/O in flight (the swap layer was
- * aborted); then it is detached, not joined: a thread's exit waits in the kernel for the
- * io_uring work it queued (io-wq workers are joined at task exit), and on
- * storage that hangs (a frozen file system) that is until the storage
- * comes back.  Nothing of ours is touched after @done.
+ * End a thread of ours: join it, or, with @may_hang (it may have I/O in
+ * flight: the swap layer was aborted), wait until it has set @done (its
+ * last store before it returns) and detach it.  A thread's exit waits in
+ * the kernel for the io_uring work it queued (io-wq workers are joined at
+ * task exit), and on storage that hangs (a frozen file system) that is
+ * until the storage comes back.  Nothing of ours is touched after @done.
  */
 void mmu_thread_end(pthread_t t, const atomic_bool *done, bool may_hang);
 
