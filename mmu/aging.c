@@ -9,8 +9,12 @@ int fifo_init(struct fifo *f, uint64_t cap)
 {
 	memset(f, 0, sizeof(*f));
 	f->q = calloc(cap ? cap : 1, sizeof(*f->q));
-	if (!f->q)
+	f->inq = calloc((cap + 63) / 64 ? (cap + 63) / 64 : 1, sizeof(*f->inq));
+	if (!f->q || !f->inq) {
+		free(f->q);
+		free(f->inq);
 		return -ENOMEM;
+	}
 	f->cap = cap ? cap : 1;
 	pthread_mutex_init(&f->mu, NULL);
 	return 0;
@@ -22,13 +26,29 @@ void fifo_destroy(struct fifo *f)
 		return;
 	pthread_mutex_destroy(&f->mu);
 	free(f->q);
+	free(f->inq);
 	memset(f, 0, sizeof(*f));
+}
+
+/*
+ * Whether @i is queued; mark it so.  A page the guest released leaves
+ * memory without being popped: its entry stays, and stands for the page
+ * again if it comes back before the entry is popped.  So every page is
+ * queued at most once, and the queue (cap = pages) is never full.
+ */
+static bool fifo_mark(struct fifo *f, uint32_t i)
+{
+	uint64_t bit = 1ull << (i % 64);
+	bool was = f->inq[i / 64] & bit;
+
+	f->inq[i / 64] |= bit;
+	return was;
 }
 
 void fifo_push(struct fifo *f, uint32_t i)
 {
 	pthread_mutex_lock(&f->mu);
-	if (f->n < f->cap)      /* each resident page is queued at most once: never full */
+	if (i < f->cap && !fifo_mark(f, i) && f->n < f->cap)
 		f->q[(f->head + f->n++) % f->cap] = i;
 	pthread_mutex_unlock(&f->mu);
 }
@@ -36,7 +56,7 @@ void fifo_push(struct fifo *f, uint32_t i)
 void fifo_push_front(struct fifo *f, uint32_t i)
 {
 	pthread_mutex_lock(&f->mu);
-	if (f->n < f->cap) {
+	if (i < f->cap && !fifo_mark(f, i) && f->n < f->cap) {
 		f->head = (f->head + f->cap - 1) % f->cap;
 		f->q[f->head] = i;
 		f->n++;
@@ -51,6 +71,7 @@ bool fifo_pop(struct fifo *f, uint32_t *i)
 	pthread_mutex_lock(&f->mu);
 	if (f->n) {
 		*i = f->q[f->head];
+		f->inq[*i / 64] &= ~(1ull << (*i % 64));
 		f->head = (f->head + 1) % f->cap;
 		f->n--;
 		got = true;

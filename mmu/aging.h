@@ -16,6 +16,7 @@
 /* Install-order queue of resident pages for --aging off (each at most once). */
 struct fifo {
 	uint32_t *q;
+	uint64_t *inq;          /* [cap / 64]: bit i, page i has an entry */
 	uint64_t cap, head, n;
 	pthread_mutex_t mu;
 };

@@ -150,7 +150,30 @@ static void fault_demand_done(struct fault_worker *w, struct fault_req *r, int r
 	lathist_add(&f->c.lat_install, t_end - t_done);
 }
 
-/* A read-ahead window's read is done: install the pages that came back whole. */
+/* Pages a request claimed. */
+static uint32_t fault_req_claimed(const struct fault_req *r)
+{
+	uint32_t n = 0;
+
+	for (unsigned k = 0; k < RA_MAX / 64 + 1; k++)
+		n += (uint32_t)__builtin_popcountll(r->claimed[k]);
+	return n;
+}
+
+/*
+ * The tag a prefaulted page @i (lock held) is installed with: PREFAULT, no
+ * sign of use yet -- unless a touch already waited for it (WAITED): used.
+ */
+static uint32_t fault_pf_bits(struct fault *f, uint64_t i)
+{
+	if (pages_get(f->pages, i) & PAGE_WAITED) {
+		atomic_fetch_add_explicit(&f->c.pf_hit, 1, memory_order_relaxed);
+		return 0;
+	}
+	return PAGE_PREFAULT;
+}
+
+/* A read-ahead window's (or prefault run's) read is done: install the pages that came back whole. */
 static void fault_ra_done(struct fault_worker *w, struct fault_req *r, int res)
 {
 	struct fault *f = w->f;
@@ -189,13 +212,21 @@ static void fault_ra_done(struct fault_worker *w, struct fault_req *r, int res)
 		}
 		for (uint32_t q = 0; q < n; q++) {
 			pages_lock(f->pages, i + q);
-			fault_installed(f, i + q, true, page_with_ra(0, r->stream) |
-					(i + q == r->marker ? PAGE_MARKER | PAGE_UNMAPPED : 0),
-					false, false);
+			if (r->prefault)
+				fault_installed(f, i + q, true, fault_pf_bits(f, i + q), false, false);
+			else
+				fault_installed(f, i + q, true, page_with_ra(0, r->stream) |
+						(i + q == r->marker ? PAGE_MARKER | PAGE_UNMAPPED : 0),
+						false, false);
 		}
 		installed += n;
 	}
-	atomic_fetch_add_explicit(&f->c.ra_installed, installed, memory_order_relaxed);
+	if (r->prefault) {
+		atomic_fetch_add_explicit(&f->c.pf_installed, installed, memory_order_relaxed);
+		atomic_fetch_sub(&f->pf_pending, fault_req_claimed(r));
+	} else {
+		atomic_fetch_add_explicit(&f->c.ra_installed, installed, memory_order_relaxed);
+	}
 }
 
 static void fault_complete(struct fault_worker *w, struct fault_req *r, int res)
@@ -505,7 +536,10 @@ static void fault_minor(struct fault_worker *w, uint64_t i, uint32_t st, bool wr
 	bool marker = st & PAGE_MARKER;
 	int ret;
 
-	st &= ~(PAGE_RA | PAGE_RA_STREAM | PAGE_MARKER | PAGE_UNMAPPED | PAGE_AROUND);
+	if (st & PAGE_PREFAULT)
+		atomic_fetch_add_explicit(&f->c.pf_hit, 1, memory_order_relaxed);
+	st &= ~(PAGE_RA | PAGE_RA_STREAM | PAGE_MARKER | PAGE_UNMAPPED | PAGE_AROUND |
+		PAGE_PREFAULT);
 	if (f->clock)
 		st = page_rereferenced(st);
 	/* a write fault on a resident page will dirty it: map it writable at once */
@@ -532,6 +566,198 @@ static void fault_minor(struct fault_worker *w, uint64_t i, uint32_t st, bool wr
 		lathist_add(&f->c.lat_minor, mmu_now_ns() - t0);
 	}
 	fault_around(w, i);
+}
+
+/*
+ * Give back prefault's claim of pages [@first, @first + @n): no room was
+ * reserved for them, so none is released.
+ */
+static void fault_pf_unclaim(struct fault *f, uint64_t first, uint64_t n)
+{
+	for (uint64_t i = first; i < first + n; i++) {
+		pages_lock(f->pages, i);
+		fault_publish(f, i, pages_get(f->pages, i));
+	}
+	atomic_fetch_sub(&f->pf_pending, n);
+	atomic_fetch_add_explicit(&f->c.pf_dropped, n, memory_order_relaxed);
+}
+
+/* Queue a claimed run for worker 0, or give it back when the queue is full. */
+static bool fault_pf_push(struct fault *f, uint64_t first, uint64_t n)
+{
+	bool queued = false;
+
+	if (!n)
+		return false;
+	pthread_mutex_lock(&f->pf_mu);
+	if (f->pf_len < FAULT_PF_QUEUE) {
+		f->pf_q[(f->pf_head + f->pf_len) % FAULT_PF_QUEUE] = (struct fault_pf_run){ first, n };
+		f->pf_len++;
+		queued = true;
+	}
+	pthread_mutex_unlock(&f->pf_mu);
+	if (!queued)
+		fault_pf_unclaim(f, first, n);
+	return queued;
+}
+
+uint64_t fault_prefault(struct fault *f, uint64_t first, uint64_t n)
+{
+	struct pages *p = f->pages;
+	uint64_t cap = p->limit / 4 ? p->limit / 4 : 1, claimed = 0, run = 0, run_n = 0, one = 1;
+	bool queued = false;
+
+	if (!f->w || atomic_load(&f->swap->abort))
+		return 0;
+	for (uint64_t i = first; i < first + n && i < p->nr; i++) {
+		uint32_t st = pages_get(p, i);
+		bool ok;
+
+		ok = (page_kind(st) == PAGE_SWAPPED || page_kind(st) == PAGE_ABSENT) &&
+		     !(st & PAGE_BUSY);
+		if (ok && atomic_load(&f->pf_pending) >= cap)
+			break;
+		if (ok) {
+			pages_lock(p, i);
+			st = pages_get(p, i);
+			ok = (page_kind(st) == PAGE_SWAPPED || page_kind(st) == PAGE_ABSENT) &&
+			     !(st & PAGE_BUSY);
+			if (ok)
+				pages_set(p, i, st | PAGE_BUSY);
+			pages_unlock(p, i);
+		}
+		if (!ok)
+			continue;
+		atomic_fetch_add(&f->pf_pending, 1);
+		claimed++;
+		if (run_n && run + run_n == i) {
+			run_n++;
+			continue;
+		}
+		queued |= fault_pf_push(f, run, run_n);
+		run = i;
+		run_n = 1;
+	}
+	queued |= fault_pf_push(f, run, run_n);
+	if (claimed)
+		atomic_fetch_add_explicit(&f->c.pf_batches, 1, memory_order_relaxed);
+	if (queued && write(f->pf_efd, &one, sizeof(one)) < 0)
+		fprintf(stderr, "vmm: eventfd write: %s\n", strerror(errno));
+	return claimed;
+}
+
+/*
+ * Room for @n pages prefault installs: what is free now, then one page at a
+ * time, waiting for reclaim (finishing this thread's own reads first: their
+ * pages may be what fills the limit).
+ */
+static void fault_pf_room(struct fault_worker *w, uint64_t n)
+{
+	uint64_t got = 0;
+
+	while (got < n) {
+		got += pages_try_reserve(w->f->pages, n - got, 0);
+		if (got == n)
+			break;
+		if (w->inflight && w->ring_ok && !fault_reap_wait(w))
+			continue;
+		pages_reserve(w->f->pages);
+		got++;
+	}
+}
+
+/* Never-touched pages [@first, @first + @n), claimed and with room: zero pages, mapped. */
+static void fault_pf_zero(struct fault *f, uint64_t first, uint64_t n)
+{
+	int ret = uffd_zero_range(f->uffd, fault_addr(f, first), n << PAGE_SHIFT_4K);
+
+	for (uint64_t i = first; ret == 1 && i < first + n; i++)
+		uffd_zero(f->uffd, fault_addr(f, i));   /* a part was mapped: the rest page by page */
+	if (ret < 0) {
+		for (uint64_t i = first; i < first + n; i++)
+			fault_unclaim(f, i);
+		atomic_fetch_sub(&f->pf_pending, n);
+		atomic_fetch_add_explicit(&f->c.pf_dropped, n, memory_order_relaxed);
+		return;
+	}
+	for (uint64_t i = first; i < first + n; i++) {
+		pages_lock(f->pages, i);
+		fault_installed(f, i, false, fault_pf_bits(f, i), false, false);
+	}
+	atomic_fetch_add_explicit(&f->c.pf_installed, n, memory_order_relaxed);
+	atomic_fetch_sub(&f->pf_pending, n);
+}
+
+/* Swapped-out pages [@first, @first + @n) (n <= RA_MAX), claimed and with room: queue their read. */
+static void fault_pf_read(struct fault_worker *w, uint64_t first, uint32_t n)
+{
+	struct fault *f = w->f;
+	struct fault_req *r = NULL;
+
+	while (w->ring_ok && !(r = fault_req_get(w)))
+		if (fault_reap_wait(w))
+			break;
+	if (!r || !w->ring_ok || swap_queue_read(f->swap, &w->ring, r->buf, first, n, r)) {
+		if (r)
+			r->used = false;
+		for (uint64_t i = first; i < first + n; i++)
+			fault_unclaim(f, i);
+		atomic_fetch_sub(&f->pf_pending, n);
+		atomic_fetch_add_explicit(&f->c.pf_dropped, n, memory_order_relaxed);
+		return;
+	}
+	r->demand = false;
+	r->prefault = true;
+	r->stream = -1;
+	r->first = first;
+	r->n = n;
+	r->marker = RA_NONE;
+	r->t_event = mmu_now_ns();
+	r->t_submit = 0;
+	for (uint32_t k = 0; k < n; k++)
+		r->claimed[k / 64] |= 1ull << (k % 64);
+	w->inflight++;
+	fault_submit(w);
+}
+
+/*
+ * Worker 0: serve the queued prefault runs, each in stretches of one kind
+ * (pages claimed BUSY keep their kind: nobody else changes a BUSY page).
+ */
+static void fault_pf_serve(struct fault_worker *w)
+{
+	struct fault *f = w->f;
+
+	for (;;) {
+		struct fault_pf_run run;
+
+		pthread_mutex_lock(&f->pf_mu);
+		if (!f->pf_len) {
+			pthread_mutex_unlock(&f->pf_mu);
+			return;
+		}
+		run = f->pf_q[f->pf_head];
+		f->pf_head = (f->pf_head + 1) % FAULT_PF_QUEUE;
+		f->pf_len--;
+		pthread_mutex_unlock(&f->pf_mu);
+		for (uint64_t k = 0, m; k < run.n; k += m) {
+			enum page_kind kind = page_kind(pages_get(f->pages, run.first + k));
+
+			m = 1;
+			while (k + m < run.n && (kind != PAGE_SWAPPED || m < RA_MAX) &&
+			       page_kind(pages_get(f->pages, run.first + k + m)) == kind)
+				m++;
+			if (atomic_load(&f->swap->abort)) {
+				fault_pf_unclaim(f, run.first + k, m);
+				continue;
+			}
+			fault_pf_room(w, m);
+			if (kind == PAGE_SWAPPED)
+				fault_pf_read(w, run.first + k, (uint32_t)m);
+			else
+				fault_pf_zero(f, run.first + k, m);
+		}
+	}
 }
 
 void fault_serve(struct fault_worker *w, uint64_t addr, uint64_t flags, uint64_t t0)
@@ -582,9 +808,11 @@ static void *fault_thread(void *arg)
 	struct fault_worker *w = arg;
 	struct fault *f = w->f;
 	struct uffd_msg msg[FAULT_MSGS];
-	struct pollfd pfd[3] = {
+	bool pf = w == &f->w[0];
+	struct pollfd pfd[4] = {
 		{ .fd = f->uffd->stop_fd, .events = POLLIN },
 		{ .fd = f->uffd->fd, .events = POLLIN },
+		{ .fd = pf ? f->pf_efd : -1, .events = POLLIN },
 		{ .fd = w->ring_efd, .events = POLLIN },
 	};
 	uint64_t last = 0, junk;
@@ -593,6 +821,10 @@ static void *fault_thread(void *arg)
 		ssize_t n;
 
 		fault_reap(w);
+		if (pf && __atomic_load_n(&f->pf_len, __ATOMIC_RELAXED)) {
+			fault_pf_serve(w);
+			last = mmu_now_ns();
+		}
 		n = read(f->uffd->fd, msg, sizeof(msg));
 		if (n > 0) {
 			uint64_t t0 = mmu_now_ns();
@@ -615,13 +847,16 @@ static void *fault_thread(void *arg)
 		if (mmu_now_ns() - last < FAULT_SPIN_US * 1000ull)
 			continue;
 		/* with reads in flight, look at swap_abort() every tick */
-		if (poll(pfd, w->ring_efd >= 0 ? 3 : 2, w->inflight ? SWAP_TICK_MS : -1) < 0 &&
-		    errno != EINTR)
+		/* poll ignores the entries whose fd is -1 */
+		if (poll(pfd, 4, w->inflight ? SWAP_TICK_MS : -1) < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents)
 			break;
-		if (w->ring_efd >= 0 && (pfd[2].revents & POLLIN) &&
-		    read(w->ring_efd, &junk, sizeof(junk)) < 0 && errno != EAGAIN)
+		if ((pfd[2].revents & POLLIN) && read(f->pf_efd, &junk, sizeof(junk)) < 0 &&
+		    errno != EAGAIN)
+			break;
+		if ((pfd[3].revents & POLLIN) && read(w->ring_efd, &junk, sizeof(junk)) < 0 &&
+		    errno != EAGAIN)
 			break;
 	}
 	/* the reads in flight end first: a vCPU may still wait on one */
@@ -634,8 +869,15 @@ static void *fault_thread(void *arg)
 
 int fault_start(struct fault *f, unsigned nr)
 {
-		int ret;
+	int ret;
 
+	pthread_mutex_init(&f->pf_mu, NULL);
+	f->pf_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->pf_efd < 0) {
+		ret = -errno;
+		fprintf(stderr, "vmm: eventfd: %s\n", strerror(errno));
+		return ret;
+	}
 	f->w = calloc(nr, sizeof(*f->w));
 	if (!f->w)
 		return -ENOMEM;
@@ -667,7 +909,7 @@ int fault_start(struct fault *f, unsigned nr)
 
 void fault_stop(struct fault *f)
 {
-		uint64_t one = 1;
+	uint64_t one = 1;
 
 	if (!f->w)
 		return;
@@ -692,4 +934,15 @@ void fault_stop(struct fault *f)
 	free(f->w);
 	f->w = NULL;
 	f->nr = 0;
+	/* runs still queued: their pages go back as they were (no vCPU runs now) */
+	while (f->pf_len) {
+		struct fault_pf_run run = f->pf_q[f->pf_head];
+
+		f->pf_head = (f->pf_head + 1) % FAULT_PF_QUEUE;
+		f->pf_len--;
+		fault_pf_unclaim(f, run.first, run.n);
+	}
+	close(f->pf_efd);
+	f->pf_efd = -1;
+	pthread_mutex_destroy(&f->pf_mu);
 }

@@ -52,11 +52,13 @@ struct uffd;
 #define FAULT_AROUND    16u     /* pages: the aligned block a MINOR fault maps */
 #define FAULT_RA_KEEP   16u     /* pages of room read-ahead leaves for faults */
 #define FAULT_SPIN_US   200     /* see fault_thread() */
+#define FAULT_PF_QUEUE  64u     /* prefault runs waiting for worker 0 */
 
 /* One read in flight: the faulting page alone, or a read-ahead window. */
 struct fault_req {
 	bool used;
 	bool demand;            /* a vCPU waits on page @first (n == 1) */
+	bool prefault;          /* not demand: a prefault run, not a read-ahead window */
 	bool write;             /* ... and its fault was a write */
 	int stream;             /* read-ahead: the pages' stream id */
 	uint32_t n;             /* pages read, from @first */
@@ -89,6 +91,10 @@ struct fault_counters {
 	atomic_uint_fast64_t fault_around;      /* pages a MINOR fault mapped besides its own */
 	atomic_uint_fast64_t ra_installed;      /* read-ahead pages installed */
 	atomic_uint_fast64_t ra_marker;         /* MINOR faults on read-ahead markers */
+	atomic_uint_fast64_t pf_batches;        /* fault_prefault calls that claimed pages */
+	atomic_uint_fast64_t pf_installed;      /* pages prefault brought in */
+	atomic_uint_fast64_t pf_hit;            /* ... that a fault showed used (MINOR, or waited) */
+	atomic_uint_fast64_t pf_dropped;        /* claimed, given back: queue full, no room, error */
 	struct lathist lat_zero, lat_swap_in, lat_minor;
 	/* a swap-in's stages: event read -> read submitted -> read done -> installed (woken) */
 	struct lathist lat_queue, lat_read, lat_install;
@@ -108,7 +114,26 @@ struct fault {
 	struct fault_counters c;
 	unsigned nr;
 	struct fault_worker *w;
+
+	/* prefault: runs of claimed (BUSY) pages, served by worker 0 */
+	pthread_mutex_t pf_mu;
+	struct fault_pf_run { uint64_t first, n; } pf_q[FAULT_PF_QUEUE];
+	unsigned pf_head, pf_len;
+	atomic_uint_fast64_t pf_pending;        /* claimed, not yet installed or given back */
+	int pf_efd;                             /* eventfd: wakes worker 0 */
 };
+
+/*
+ * Prefault: the guest mapped pages [@first, @first + @n).  Claim (BUSY) the
+ * ones not in memory -- swapped out, or never touched -- and queue them for
+ * worker 0, which reserves room (waiting for reclaim if it must), reads the
+ * swapped ones (one request per run, as read-ahead) and zero-fills the
+ * others, and installs them mapped, so the guest's touches take no fault.
+ * A touch before that finds the page BUSY and is woken at its install.
+ * Never waits (called on a vCPU thread); claims at most a quarter of the
+ * limit at a time.  Returns the pages claimed.
+ */
+uint64_t fault_prefault(struct fault *f, uint64_t first, uint64_t n);
 
 /* Start @nr fault threads serving f->uffd.  0 or -errno (threads started so far keep running). */
 int fault_start(struct fault *f, unsigned nr);

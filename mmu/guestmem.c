@@ -2,9 +2,12 @@
 #include "mmu/guestmem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* RAM sizes both backings accept: nonzero, whole host pages. */
@@ -127,4 +130,91 @@ void guestmem_put(const struct guestmem *gm, uint64_t gpa, uint64_t len)
 void guestmem_set_pager(struct guestmem *gm, const struct guestmem_pager *pager)
 {
 	gm->pager = pager ? *pager : (struct guestmem_pager){ 0 };
+}
+
+void guestmem_prefault(const struct guestmem *gm, uint64_t first, uint64_t n)
+{
+	if (gm->pager.prefault && n)
+		gm->pager.prefault(gm->pager.ctx, first, n);
+}
+
+int guestmem_release(const struct guestmem *gm, uint64_t gpa, uint64_t len)
+{
+	int ret;
+
+	if (!len)
+		return 0;
+	if (!guestmem_range_ok(gm->size, gpa, len) || ((gpa | len) & 0xfff))
+		return -EINVAL;
+	if (gm->pager.release)
+		return gm->pager.release(gm->pager.ctx, gpa, len);
+	/* a memfd hole reads as zeros through both mappings; anonymous memory after DONTNEED too */
+	if (gm->memfd >= 0) {
+		if (fallocate(gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa,
+			      (off_t)len) == 0)
+			return 0;
+		ret = -errno;
+		fprintf(stderr, "vmm: fallocate(PUNCH_HOLE) of guest RAM: %s\n", strerror(errno));
+		return ret;
+	}
+	if (madvise(gm->alias + gpa, len, MADV_DONTNEED) == 0)
+		return 0;
+	ret = -errno;
+	fprintf(stderr, "vmm: madvise(MADV_DONTNEED) of guest RAM: %s\n", strerror(errno));
+	return ret;
+}
+
+/* Resident pages of the anonymous mapping, by mincore in 1 GiB steps. */
+static int guestmem_anon_resident(const struct guestmem *gm, uint64_t *bytes)
+{
+	const uint64_t step = 1ull << 30, psz = (uint64_t)sysconf(_SC_PAGESIZE);
+	unsigned char *vec = malloc(step / psz);
+	uint64_t n = 0;
+
+	if (!vec)
+		return -ENOMEM;
+	for (uint64_t off = 0; off < gm->size; off += step) {
+		uint64_t len = gm->size - off < step ? gm->size - off : step;
+
+		if (mincore(gm->alias + off, len, vec)) {
+			int ret = -errno;
+
+			fprintf(stderr, "vmm: mincore of guest RAM: %s\n", strerror(errno));
+			free(vec);
+			return ret;
+		}
+		for (uint64_t k = 0; k < len / psz; k++)
+			n += vec[k] & 1;
+	}
+	free(vec);
+	*bytes = n * psz;
+	return 0;
+}
+
+int guestmem_usage(const struct guestmem *gm, struct guestmem_usage *u)
+{
+	uint64_t res = 0, swp = 0;
+	struct stat sb;
+	int ret;
+
+	memset(u, 0, sizeof(*u));
+	if (gm->memfd >= 0) {
+		if (fstat(gm->memfd, &sb)) {
+			ret = -errno;
+			fprintf(stderr, "vmm: fstat of guest RAM: %s\n", strerror(errno));
+			return ret;
+		}
+		u->allocated = (uint64_t)sb.st_blocks * 512;
+	} else {
+		ret = guestmem_anon_resident(gm, &u->allocated);
+		if (ret)
+			return ret;
+	}
+	u->resident = u->allocated;
+	if (gm->pager.usage) {
+		gm->pager.usage(gm->pager.ctx, &res, &swp);
+		u->resident = res * 4096;
+		u->swap = swp * 4096;
+	}
+	return 0;
 }

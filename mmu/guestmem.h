@@ -17,11 +17,18 @@
 /*
  * Who keeps guest RAM resident for the VMM's accesses while the guest runs
  * (swap mode); without one, all of RAM always is.  get makes [gpa, gpa +
- * len) resident and pinned (0 or -errno), put unpins it.
+ * len) resident and pinned (0 or -errno), put unpins it.  The rest may be
+ * NULL: prefault (a hint, never waits) brings pages [first, first + n) in
+ * because the guest mapped them; release drops [gpa, gpa + len) from memory
+ * and from swap (0 or -errno); usage says how many pages are in memory and
+ * in swap by the pager's count.
  */
 struct guestmem_pager {
 	int (*get)(void *ctx, uint64_t gpa, uint64_t len, bool write);
 	void (*put)(void *ctx, uint64_t gpa, uint64_t len);
+	void (*prefault)(void *ctx, uint64_t first, uint64_t n);
+	int (*release)(void *ctx, uint64_t gpa, uint64_t len);
+	void (*usage)(void *ctx, uint64_t *resident_pages, uint64_t *swap_pages);
 	void *ctx;
 };
 
@@ -72,5 +79,27 @@ void *guestmem_hva(const struct guestmem *gm, uint64_t gpa, uint64_t len);
  */
 void *guestmem_get(const struct guestmem *gm, uint64_t gpa, uint64_t len, bool write);
 void guestmem_put(const struct guestmem *gm, uint64_t gpa, uint64_t len);
+
+/*
+ * The guest mapped pages [@first, @first + @n) of RAM: a pager with
+ * prefault starts bringing the ones not in memory in (without waiting);
+ * otherwise nothing.  The range must lie inside RAM.
+ */
+void guestmem_prefault(const struct guestmem *gm, uint64_t first, uint64_t n);
+
+/*
+ * The contents of [@gpa, @gpa + @len) (page-aligned, inside RAM) are dead:
+ * drop them from host memory (and, through the pager, from swap).  The next
+ * access reads zeros.  0 or -errno (named on stderr).
+ */
+int guestmem_release(const struct guestmem *gm, uint64_t gpa, uint64_t len);
+
+/* What guest RAM costs the host now, in bytes (struct pv_meminfo's meaning). */
+struct guestmem_usage {
+	uint64_t allocated;     /* the memfd's st_blocks * 512; anon: resident pages (mincore) */
+	uint64_t resident;      /* the pager's count, else = allocated */
+	uint64_t swap;          /* the pager's swap copies, else 0 */
+};
+int guestmem_usage(const struct guestmem *gm, struct guestmem_usage *u);
 
 #endif

@@ -18,7 +18,9 @@
  * users (guestmem_get) holding it resident.  COPY: the page's slot in the
  * swap file (slot i for page i) holds a copy of it -- the content, unless
  * DIRTY says the page changed since.  RA, MARKER and the stream id: a page
- * read ahead and not yet seen used (mmu/readahead.h).  UNMAPPED: resident
+ * read ahead and not yet seen used (mmu/readahead.h).  PREFAULT: brought in
+ * because the guest mapped it (a PV MMU batch), not yet seen used.
+ * RELEASED: ABSENT because the guest said its content is dead.  UNMAPPED: resident
  * but zapped (aging, or a marker): its next touch is a MINOR fault.
  * WAITED: a fault thread met it BUSY and left the fault to whoever installs
  * it (fault threads never wait on a page).
@@ -50,6 +52,8 @@ enum page_kind { PAGE_ABSENT = 0, PAGE_RESIDENT = 1, PAGE_EVICTING = 2, PAGE_SWA
 #define PAGE_UNMAPPED   0x400u  /* in the memfd with no PTE in the guest mapping: a touch faults */
 #define PAGE_WAITED     0x800u  /* a fault found it BUSY: whoever clears BUSY wakes its waiters */
 #define PAGE_AROUND     0x8000u /* mapped by MINOR fault-around: touches since unseen (CLOCK) */
+#define PAGE_PREFAULT   0x10000u /* brought in by prefault (a PV MMU map), no sign of use yet */
+#define PAGE_RELEASED   0x20000u /* ABSENT because the guest released it; untouched since */
 #define PAGE_RA_SHIFT   12
 #define PAGE_RA_STREAM  (7u << PAGE_RA_SHIFT)
 /*
@@ -72,9 +76,9 @@ enum page_kind { PAGE_ABSENT = 0, PAGE_RESIDENT = 1, PAGE_EVICTING = 2, PAGE_SWA
 #define PAGE_AGE_MASK   (3u << PAGE_AGE_SHIFT)
 #define PAGE_AGE_MAX    3u
 #define PAGE_AGE_WATCH  2u
-#define PAGE_PIN_SHIFT  16
+#define PAGE_PIN_SHIFT  18
 #define PAGE_PIN_ONE    (1u << PAGE_PIN_SHIFT)
-#define PAGE_PIN_MAX    0xffffu
+#define PAGE_PIN_MAX    0x3fffu
 
 #define PAGES_STRIPES   1024u   /* page i is guarded by stripe i % PAGES_STRIPES */
 
@@ -113,7 +117,7 @@ static inline uint32_t page_installed(uint32_t st, bool from_slot, bool clock)
 {
 	st = page_with_kind(st & ~(PAGE_BUSY | PAGE_REF | PAGE_DIRTY | PAGE_AGE_MASK | PAGE_RA |
 				   PAGE_MARKER | PAGE_UNMAPPED | PAGE_WAITED | PAGE_RA_STREAM |
-				   PAGE_AROUND),
+				   PAGE_AROUND | PAGE_PREFAULT | PAGE_RELEASED),
 			    PAGE_RESIDENT);
 	return st | (clock ? PAGE_REF : 0) | (from_slot ? 0 : PAGE_DIRTY);
 }

@@ -100,6 +100,10 @@ static void reclaim_written(struct reclaim *r, uint64_t i)
 		readahead_hit(r->ra, page_ra_stream(st), 1);
 		st &= ~(PAGE_RA | PAGE_RA_STREAM);
 	}
+	if (st & PAGE_PREFAULT) {
+		atomic_fetch_add_explicit(&r->c.pf_hit, 1, memory_order_relaxed);
+		st &= ~PAGE_PREFAULT;
+	}
 	pages_set(p, i, st);
 }
 
@@ -213,6 +217,10 @@ static unsigned reclaim_prepare_writes(struct reclaim *r, uint64_t *v, unsigned 
 			reclaim_keep(r, i, false);
 			atomic_fetch_add_explicit(&r->c.evict_cancelled, 1, memory_order_relaxed);
 		} else if ((st & PAGE_DIRTY) || !(st & PAGE_COPY)) {
+			/* never, by construction: a released page is ABSENT until touched again */
+			if (st & PAGE_RELEASED)
+				atomic_fetch_add_explicit(&r->c.released_written, 1,
+							  memory_order_relaxed);
 			if (!(st & PAGE_COPY))
 				swap_slot_take(r->swap, i);
 			pages_set(p, i, (st & ~PAGE_DIRTY) | PAGE_COPY);
@@ -382,9 +390,11 @@ static unsigned reclaim_finish_run(struct reclaim *r, uint64_t *v, const int *io
 				readahead_hit(r->ra, -1, 1);
 			else if (st & PAGE_RA)
 				readahead_wasted(r->ra, page_ra_stream(st), 1);
+			if (st & PAGE_PREFAULT)
+				atomic_fetch_add_explicit(&r->c.pf_wasted, 1, memory_order_relaxed);
 			pages_set(p, v[q], page_with_kind(st & ~(PAGE_REF | PAGE_RA | PAGE_RA_STREAM |
 								 PAGE_MARKER | PAGE_UNMAPPED |
-								 PAGE_AROUND),
+								 PAGE_AROUND | PAGE_PREFAULT),
 							  PAGE_SWAPPED));
 			if (io_of[q] < 0)
 				atomic_fetch_add_explicit(&r->c.swap_out_skipped_clean, 1,

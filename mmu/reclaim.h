@@ -45,6 +45,9 @@ struct reclaim_counters {
 	atomic_uint_fast64_t evict_cancelled;   /* chosen, then kept (touched, written, pinned) */
 	atomic_uint_fast64_t zap;       /* host PTEs zapped to age referenced pages */
 	atomic_uint_fast64_t write_errors;      /* failed write runs */
+	atomic_uint_fast64_t pf_hit;    /* prefaulted pages seen written */
+	atomic_uint_fast64_t pf_wasted; /* prefaulted pages evicted with no sign of use */
+	atomic_uint_fast64_t released_written;  /* writes of released pages (must stay 0) */
 };
 
 struct reclaim {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mmu/dirty.h"
@@ -24,6 +25,7 @@ int swapmode_create(struct swapmode **out, struct guestmem *gm, const struct swa
 		       p->limit_pages);
 	sm->gm = gm;
 	sm->clock = p->clock;
+	sm->prefault = p->prefault;
 	sm->nr_threads = p->fault_threads ? p->fault_threads : 1;
 	sm->uffd.fd = sm->uffd.stop_fd = -1;
 	sm->swap.fd = -1;
@@ -270,9 +272,126 @@ static int swapmode_get(void *ctx, uint64_t gpa, uint64_t len, bool write)
 	return 0;
 }
 
+static void swapmode_prefault(void *ctx, uint64_t first, uint64_t n)
+{
+	struct swapmode *sm = ctx;
+
+	fault_prefault(&sm->fault, first, n);
+}
+
+/* Whether page @i (lock held) must settle before it can be dropped. */
+static bool swapmode_unsettled(uint32_t st)
+{
+	return (st & PAGE_BUSY) || page_kind(st) == PAGE_EVICTING || page_pins(st);
+}
+
+/*
+ * Wait until page @i is settled: installed (BUSY waits on its stripe), out
+ * of reclaim's hands (EVICTING: its write-back and Finish take ~0.1-10 ms)
+ * and unpinned by other VMM users.  -ESHUTDOWN once the VM stops.
+ */
+static int swapmode_settle(struct swapmode *sm, uint64_t i)
+{
+	struct pages *p = &sm->pages;
+	const struct timespec nap = { .tv_nsec = 50000 };
+
+	for (;;) {
+		uint32_t st;
+
+		pages_lock(p, i);
+		st = pages_wait_idle(p, i);
+		pages_unlock(p, i);
+		if (!swapmode_unsettled(st))
+			return 0;
+		if (atomic_load(&sm->swap.abort))
+			return -ESHUTDOWN;
+		nanosleep(&nap, NULL);
+	}
+}
+
+/*
+ * Drop pages [@v, @v + @len) (len <= 64, locks held, all settled): punch
+ * the resident ones out of the memfd, free every slot.  0 or -errno.
+ */
+static int swapmode_drop_run(struct swapmode *sm, uint64_t v, unsigned len)
+{
+	struct pages *p = &sm->pages;
+	uint64_t resident = 0;
+
+	for (unsigned k = 0; k < len; k++)
+		resident += page_kind(pages_get(p, v + k)) == PAGE_RESIDENT;
+	/* a hole reads as zeros in both mappings, and the guest mapping's PTEs go with it */
+	if (resident && fallocate(sm->gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				  (off_t)(v << PAGE_SHIFT_4K), (off_t)len << PAGE_SHIFT_4K)) {
+		int ret = -errno;
+
+		fprintf(stderr, "vmm: fallocate(PUNCH_HOLE) of released guest RAM: %s\n",
+			strerror(errno));
+		return ret;
+	}
+	for (unsigned k = 0; k < len; k++) {
+		uint32_t st = pages_get(p, v + k);
+
+		if (st & PAGE_COPY) {
+			swap_slot_drop(&sm->swap, v + k);
+			atomic_fetch_add_explicit(&sm->c.released_slots, 1, memory_order_relaxed);
+		}
+		pages_set(p, v + k, PAGE_ABSENT | PAGE_RELEASED);
+	}
+	atomic_fetch_add_explicit(&sm->c.released_resident, resident, memory_order_relaxed);
+	pages_release(p, resident);
+	return 0;
+}
+
+static int swapmode_release(void *ctx, uint64_t gpa, uint64_t len)
+{
+	struct swapmode *sm = ctx;
+	struct pages *p = &sm->pages;
+	uint64_t i = gpa >> PAGE_SHIFT_4K, end = (gpa + len) >> PAGE_SHIFT_4K;
+
+	while (i < end) {
+		unsigned n = end - i < 64 ? (unsigned)(end - i) : 64, k;
+		int ret;
+
+		/* ascending, at most 64: distinct stripes, the order reclaim takes them in */
+		for (k = 0; k < n; k++) {
+			pages_lock(p, i + k);
+			if (swapmode_unsettled(pages_get(p, i + k)))
+				break;
+		}
+		if (k < n) {
+			for (unsigned q = k + 1; q-- > 0;)
+				pages_unlock(p, i + q);
+			ret = swapmode_settle(sm, i + k);
+			if (ret)
+				return ret;
+			continue;
+		}
+		ret = swapmode_drop_run(sm, i, n);
+		for (unsigned q = n; q-- > 0;)
+			pages_unlock(p, i + q);
+		if (ret)
+			return ret;
+		i += n;
+	}
+	return 0;
+}
+
+static void swapmode_usage(void *ctx, uint64_t *resident, uint64_t *swapped)
+{
+	struct swapmode *sm = ctx;
+
+	*resident = atomic_load(&sm->pages.resident);
+	*swapped = atomic_load(&sm->swap.used);
+}
+
 struct guestmem_pager swapmode_pager(struct swapmode *sm)
 {
-	return (struct guestmem_pager){ .get = swapmode_get, .put = swapmode_put, .ctx = sm };
+	return (struct guestmem_pager){
+		.get = swapmode_get, .put = swapmode_put,
+		.prefault = sm->prefault ? swapmode_prefault : NULL,
+		.release = swapmode_release, .usage = swapmode_usage, .ctx = sm,
+	};
 }
 
 /* @num / @den with three decimals (0 when @den is 0). */
@@ -331,6 +450,12 @@ unsigned swapmode_metrics(const struct swapmode *sm, struct metric *m, unsigned 
 	/* each hit is a fault that did not have to read: avoided, against demand reads */
 	PUT(METRIC_MILLI_AT("readahead", "coverage",
 			    swapmode_ratio_milli(ra_hit, ra_hit + atomic_load(&f->swap_in))));
+	PUT(METRIC_STR_AT("prefault", "mode", sm->prefault ? "on" : "off"));
+	PUT(METRIC_U64_AT("prefault", "batches", atomic_load(&f->pf_batches)));
+	PUT(METRIC_U64_AT("prefault", "pages", atomic_load(&f->pf_installed)));
+	PUT(METRIC_U64_AT("prefault", "hit", atomic_load(&f->pf_hit) + atomic_load(&r->pf_hit)));
+	PUT(METRIC_U64_AT("prefault", "wasted", atomic_load(&r->pf_wasted)));
+	PUT(METRIC_U64_AT("prefault", "dropped", atomic_load(&f->pf_dropped)));
 	PUT(METRIC_U64_AT("mem", "limit_pages", p->limit));
 	PUT(METRIC_U64_AT("mem", "high_pages", p->high));
 	PUT(METRIC_U64_AT("mem", "low_pages", p->low));
@@ -342,4 +467,18 @@ unsigned swapmode_metrics(const struct swapmode *sm, struct metric *m, unsigned 
 #undef U
 #undef PUT
 	return n;
+}
+
+unsigned swapmode_release_metrics(const struct swapmode *sm, struct metric *m, unsigned max)
+{
+	struct metric all[SWAPMODE_RELEASE_METRICS] = {
+		METRIC_U64_AT("released", "resident_pages", atomic_load(&sm->c.released_resident)),
+		METRIC_U64_AT("released", "slots_freed", atomic_load(&sm->c.released_slots)),
+		METRIC_U64_AT("released", "swapped_out",
+			      atomic_load(&sm->reclaim.c.released_written)),
+	};
+	unsigned n = max < SWAPMODE_RELEASE_METRICS ? max : SWAPMODE_RELEASE_METRICS;
+
+	memcpy(m, all, n * sizeof(*m));
+	return SWAPMODE_RELEASE_METRICS;
 }

@@ -48,12 +48,15 @@ struct swapmode_params {
 	unsigned fault_threads; /* 1..SWAPMODE_MAX_THREADS */
 	enum ra_mode readahead; /* --readahead off, auto, or N pages (RA_FIXED) */
 	uint32_t readahead_pages;
+	bool prefault;          /* --prefault on: pages the guest maps are brought in */
 };
 
 /* The VMM's own accesses (the fault threads' and reclaim's counters are theirs). */
 struct swapmode_counters {
 	atomic_uint_fast64_t vmm_swap_in;       /* pages swapped in for them */
 	atomic_uint_fast64_t vmm_read_errors;
+	/* pages the guest released: dropped from the memfd, their swap slots freed */
+	atomic_uint_fast64_t released_resident, released_slots;
 };
 
 struct swapmode {
@@ -66,6 +69,7 @@ struct swapmode {
 	struct reclaim reclaim;
 	struct swapmode_counters c;
 	bool clock;
+	bool prefault;
 	unsigned nr_threads;
 	bool started;
 	/* swap-ins for the VMM's own accesses (vCPU threads, one at a time) */
@@ -108,16 +112,25 @@ void swapmode_destroy(struct swapmode *sm);
  * gpa + len) already checked to lie inside RAM with len > 0, makes every
  * page resident (swapping in synchronously), pins it, and marks it dirty
  * when write; it fails with -errno when a swap-in failed (nothing stays
- * pinned).
+ * pinned).  prefault (with --prefault on) claims the pages of a run the
+ * guest mapped that are not in memory and has a fault thread bring them in
+ * (fault_prefault: never waits).  release drops a range: each page waits
+ * until it is idle (not being installed, evicted or used by another VMM
+ * access), then is punched out of the memfd, its slot freed, and is ABSENT
+ * (RELEASED) -- never written back, a zero page at its next touch.
  */
 struct guestmem_pager swapmode_pager(struct swapmode *sm);
 
-#define SWAPMODE_METRICS_MAX 56
+#define SWAPMODE_METRICS_MAX 64
 
 /*
  * The metrics of the "uffd" and "mem" objects of the report, into @m (room
  * for @max; SWAPMODE_METRICS_MAX is enough).  Returns how many there are.
  */
 unsigned swapmode_metrics(const struct swapmode *sm, struct metric *m, unsigned max);
+
+/* The "released" metrics swap mode adds (resident_pages, slots_freed, swapped_out). */
+#define SWAPMODE_RELEASE_METRICS 3
+unsigned swapmode_release_metrics(const struct swapmode *sm, struct metric *m, unsigned max);
 
 #endif

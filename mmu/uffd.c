@@ -147,11 +147,16 @@ int uffd_copy(struct uffd *u, uint64_t addr, const void *src, uint64_t len, bool
 	return uffd_resolve(u, UFFDIO_COPY, &c, addr, len);
 }
 
+int uffd_zero_range(struct uffd *u, uint64_t addr, uint64_t len)
+{
+	struct uffdio_zeropage z = { .range = { .start = addr, .len = len } };
+
+	return uffd_resolve(u, UFFDIO_ZEROPAGE, &z, addr, len);
+}
+
 int uffd_zero(struct uffd *u, uint64_t addr)
 {
-	struct uffdio_zeropage z = { .range = { .start = addr, .len = 4096 } };
-
-	return uffd_resolve(u, UFFDIO_ZEROPAGE, &z, addr, 4096);
+	return uffd_zero_range(u, addr, 4096);
 }
 
 void uffd_close(struct uffd *u)

@@ -36,12 +36,13 @@ void uffd_close(struct uffd *u);
 /*
  * Resolve faults on [@addr, @addr + @len) of the guest mapping: map what
  * the memfd holds (CONTINUE), copy @src in (COPY, a whole run in one call),
- * or a zero page (ZEROPAGE, one page); MODE_WP when @wp.  0 when it mapped,
+ * or zero pages (ZEROPAGE: one page, or a run); MODE_WP when @wp.  0 when it mapped,
  * 1 when already mapped (EEXIST: the range is woken), or -errno.
  */
 int uffd_continue(struct uffd *u, uint64_t addr, uint64_t len, bool wp);
 int uffd_copy(struct uffd *u, uint64_t addr, const void *src, uint64_t len, bool wp);
 int uffd_zero(struct uffd *u, uint64_t addr);
+int uffd_zero_range(struct uffd *u, uint64_t addr, uint64_t len);
 
 /* Wake what waits on [@addr, @addr + @len) without resolving: it faults again. */
 void uffd_wake(struct uffd *u, uint64_t addr, uint64_t len);

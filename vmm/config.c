@@ -11,7 +11,7 @@
 #include "pv_version.h"
 
 enum { OPT_CMDLINE = 0x100, OPT_STATS, OPT_PV_MMU, OPT_VERSION, OPT_SWAP, OPT_RESIDENT,
-       OPT_AGING, OPT_FAULT_THREADS, OPT_ANON_RAM, OPT_READAHEAD };
+       OPT_AGING, OPT_FAULT_THREADS, OPT_ANON_RAM, OPT_READAHEAD, OPT_PREFAULT, OPT_BALLOON };
 
 /* --pv-mmu values: advice passed to the guest in the FDT (PV_FDT_PV_MMU). */
 static const char *const config_pv_mmu_modes[] = {
@@ -30,6 +30,8 @@ static const struct option config_options[] = {
 	{ "fault-threads", required_argument, NULL, OPT_FAULT_THREADS },
 	{ "anon-ram", no_argument,      NULL, OPT_ANON_RAM },
 	{ "readahead", required_argument, NULL, OPT_READAHEAD },
+	{ "prefault", required_argument, NULL, OPT_PREFAULT },
+	{ "balloon", required_argument, NULL, OPT_BALLOON },
 	{ "quiet",   no_argument,       NULL, 'q' },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
@@ -56,6 +58,10 @@ static void config_usage(FILE *f)
 		"      --fault-threads N  with --swap: userfaultfd service threads, 1 to %d (default 1)\n"
 		"      --readahead MODE  with --swap: auto (streams sized by their hit rate; default),\n"
 		"                      off, or N (a fixed window of N pages, 1 to %d)\n"
+		"      --prefault MODE with --swap: on (default) brings in the pages the guest maps\n"
+		"                      through the PV MMU channel before it touches them; off\n"
+		"      --balloon SIZE  the balloon target: guest RAM (a multiple of 2M, below\n"
+		"                      --memory) the guest gives back to the host at boot\n"
 		"      --anon-ram      guest RAM as private anonymous memory (not with --swap)\n"
 		"  -q, --quiet         no counters table at exit\n"
 		"  -h, --help          this text\n"
@@ -198,10 +204,11 @@ static int config_parse_resident(const char *s, uint64_t *out, FILE *err)
 
 /* The swap options go together, and only with memfd RAM. */
 static int config_check_swap(const struct vm_config *cfg, bool aging, bool threads, bool ra,
-			     FILE *err)
+			     bool pf, FILE *err)
 {
 	const char *alone = cfg->resident ? "--resident" : aging ? "--aging" :
-			    threads ? "--fault-threads" : ra ? "--readahead" : NULL;
+			    threads ? "--fault-threads" : ra ? "--readahead" :
+			    pf ? "--prefault" : NULL;
 
 	if (!cfg->swap_dir) {
 		if (alone) {
@@ -257,7 +264,7 @@ static char *config_join(int argc, char **argv, int from)
 int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
 	const char *cmdline = NULL;
-	bool aging = false, threads = false, ra = false;
+	bool aging = false, threads = false, ra = false, pf = false;
 	unsigned ra_pages;
 	int opt, ret, dd;
 
@@ -268,6 +275,7 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 	cfg->aging_clock = true;
 	cfg->fault_threads = 1;
 	cfg->readahead = -1;
+	cfg->prefault = true;
 
 	/*
 	 * Options may come before or after IMAGE; everything after the first
@@ -345,6 +353,22 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 				return -EINVAL;
 			}
 			break;
+		case OPT_PREFAULT:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(err, "vmm: --prefault '%s': expected on or off\n", optarg);
+				return -EINVAL;
+			}
+			cfg->prefault = strcmp(optarg, "on") == 0;
+			pf = true;
+			break;
+		case OPT_BALLOON:
+			ret = config_parse_size(optarg, &cfg->balloon);
+			if (ret || cfg->balloon % (2ull << 20)) {
+				fprintf(err, "vmm: --balloon '%s': expected a size that is a multiple "
+					"of 2M, such as 64M\n", optarg);
+				return -EINVAL;
+			}
+			break;
 		case OPT_ANON_RAM:
 			cfg->anon_ram = true;
 			break;
@@ -381,8 +405,14 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 			argv[optind]);
 		return -EINVAL;
 	}
-	if (config_check_swap(cfg, aging, threads, ra, err))
+	if (config_check_swap(cfg, aging, threads, ra, pf, err))
 		return -EINVAL;
+	if (cfg->balloon >= cfg->mem_size) {
+		fprintf(err, "vmm: --balloon %lluK is not below --memory %lluK: the guest needs "
+			"some RAM of its own\n", (unsigned long long)(cfg->balloon >> 10),
+			(unsigned long long)(cfg->mem_size >> 10));
+		return -EINVAL;
+	}
 	if (cfg->swap_dir && cfg->stats_path && strcmp(cfg->swap_dir, cfg->stats_path) == 0) {
 		fprintf(err, "vmm: --stats and --swap name the same path '%s'\n", cfg->stats_path);
 		return -EINVAL;

@@ -206,6 +206,31 @@ static inline void pvmmu_store(uint64_t *p, uint64_t v)
 	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
+void pvmmu_prefault_flush(struct pvmmu *m)
+{
+	if (!m->pf_n)
+		return;
+	guestmem_prefault(m->mem, m->pf_first, m->pf_n);
+	m->c.prefault_runs++;
+	m->pf_n = 0;
+}
+
+/* Leaf entry @v (checked) of a table at @level was stored: its frames join the prefault run. */
+static void pvmmu_prefault_add(struct pvmmu *m, uint64_t v, unsigned level)
+{
+	uint64_t f = (v & PV_PTE_ADDR) >> 12, n = 1ull << (pvmmu_shift(level) - 12);
+
+	if (!(v & PV_PTE_P) || !pvmmu_is_leaf(v, level))
+		return;
+	if (m->pf_n && m->pf_first + m->pf_n == f) {
+		m->pf_n += n;
+		return;
+	}
+	pvmmu_prefault_flush(m);
+	m->pf_first = f;
+	m->pf_n = n;
+}
+
 /* SET, MAP, PROTECT, CLEAR on the @r->count entries at @pte, checked to be in one pinned table. */
 static int pvmmu_pte_apply(struct pvmmu *m, const struct pv_mmu_rec *r, uint64_t *pte)
 {
@@ -245,6 +270,8 @@ static int pvmmu_pte_apply(struct pvmmu *m, const struct pv_mmu_rec *r, uint64_t
 		pvmmu_remove(m, old[i], level);
 		pvmmu_add(m, val[i], level);
 		pvmmu_store(&pte[i], val[i]);
+		if (r->op == PV_MMU_SET || r->op == PV_MMU_MAP)
+			pvmmu_prefault_add(m, val[i], level);
 		written++;
 	}
 	m->c.ptes_written += written;
@@ -345,6 +372,42 @@ static int pvmmu_unpin(struct pvmmu *m, const struct pv_mmu_rec *r)
 	return pvmmu_table_put(m, r->ptep, PV_MMU_OK);
 }
 
+bool pvmmu_frames_free(const struct pvmmu *m, uint64_t f, uint64_t n)
+{
+	for (uint64_t g = f, e; g < f + n; g = e) {
+		e = ((g >> 9) + 1) << 9;
+		e = e < f + n ? e : f + n;
+		if (!m->pt2m[g >> 9] && !m->ring2m[g >> 9])
+			continue;
+		for (uint64_t h = g; h < e; h++)
+			if (m->kind[h] != PVMMU_KIND_NONE)
+				return false;
+	}
+	return true;
+}
+
+/* RELEASE: frames [ptep, ptep + count pages), none pinned or a ring page, are dropped. */
+static int pvmmu_release(struct pvmmu *m, const struct pv_mmu_rec *r)
+{
+	uint64_t f = r->ptep >> 12, n = r->count;
+
+	if (r->ptep & PVMMU_PAGE_MASK)
+		return PV_MMU_E_ALIGN;
+	if (n == 0 || n > PV_MMU_RELEASE_MAX)
+		return PV_MMU_E_COUNT;
+	if (f >= m->nr_frames || m->nr_frames - f < n)
+		return PV_MMU_E_RANGE;
+	if (!pvmmu_frames_free(m, f, n))
+		return PV_MMU_E_BUSY;
+	/* frames this batch mapped before are claimed first: the release waits for them */
+	pvmmu_prefault_flush(m);
+	if (guestmem_release(m->mem, r->ptep, n << 12))
+		return PV_MMU_E_RANGE;  /* the VMM could not drop them (the VM is ending) */
+	m->c.released_requests++;
+	m->c.released_pages += n;
+	return PV_MMU_OK;
+}
+
 /* Widen @acc by [val, val + count pages); count 0 means everything. */
 static void pvmmu_flush_add(struct pvmmu_flush *acc, uint64_t va, uint32_t count)
 {
@@ -387,6 +450,9 @@ int pvmmu_apply(struct pvmmu *m, const struct pv_mmu_rec *rec, struct pvmmu_flus
 		break;
 	case PV_MMU_UNPIN:
 		st = pvmmu_unpin(m, rec);
+		break;
+	case PV_MMU_RELEASE:
+		st = pvmmu_release(m, rec);
 		break;
 	case PV_MMU_FLUSH_TLB:
 		pvmmu_flush_add(acc, rec->val, rec->count);
@@ -534,6 +600,7 @@ int pvmmu_doorbell(struct pvmmu *m, const struct pvmmu_ring_state *rs)
 	ring->flush_pages = acc.mode == PV_MMU_FLUSH_RANGE ? (acc.end - acc.va) >> 12 : 0;
 	guestmem_put(m->mem, rs->gpa, sizeof(*ring));
 out:
+	pvmmu_prefault_flush(m);        /* claims only: it never waits */
 	pthread_mutex_unlock(&m->lock);
 	return status;
 }

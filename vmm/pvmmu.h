@@ -26,6 +26,7 @@
 #define PV_VMM_PVMMU_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -55,6 +56,8 @@ struct pvmmu_counters {
 	uint64_t ptes_written;  /* entries stored by SET, MAP, PROTECT, CLEAR */
 	uint64_t pins, unpins, flushes;
 	uint64_t setups;        /* PV_HC_MMU_SETUP hypercalls (refused ones too) */
+	uint64_t released_requests, released_pages;     /* applied RELEASE records, their frames */
+	uint64_t prefault_runs; /* runs of mapped frames handed to guestmem_prefault */
 	/*
 	 * Per status.  Record statuses count records; PV_MMU_E_RING and
 	 * PV_MMU_E_NORING count refused doorbells (they are not in rejected).
@@ -73,6 +76,8 @@ struct pvmmu {
 	uint16_t *pt2m, *ring2m; /* [2M regions] pinned / ring pages inside */
 	uint32_t *pt1g, *ring1g; /* [1G regions] pinned / ring pages inside */
 	uint32_t nr_pinned;
+	/* frames that SET/MAP records mapped, not yet handed to guestmem_prefault */
+	uint64_t pf_first, pf_n;
 	pthread_mutex_t lock;   /* held by each doorbell and setup */
 	struct pvmmu_counters c;
 };
@@ -120,6 +125,21 @@ int pvmmu_apply(struct pvmmu *m, const struct pv_mmu_rec *rec, struct pvmmu_flus
  * answer: only counted (no_ring).  Returns the header status.  Takes m->lock.
  */
 int pvmmu_doorbell(struct pvmmu *m, const struct pvmmu_ring_state *rs);
+
+/*
+ * Frames SET and MAP records map (present leaves) are gathered into runs
+ * and handed to guestmem_prefault() (swap mode brings them in before the
+ * guest touches them); a doorbell hands over the last run before it
+ * returns.  For callers of pvmmu_apply() outside a doorbell: hand it over
+ * now.  The caller holds m->lock (or is the only thread).
+ */
+void pvmmu_prefault_flush(struct pvmmu *m);
+
+/*
+ * Whether frames [@f, @f + @n) (inside RAM) hold no pinned table and no
+ * ring page: O(1) per 2 MiB region without one.  The caller holds m->lock.
+ */
+bool pvmmu_frames_free(const struct pvmmu *m, uint64_t f, uint64_t n);
 
 /* True when a leaf entry of a pinned table maps frame @f writable. */
 static inline int pvmmu_mapped_writable(const struct pvmmu *m, uint64_t f)

@@ -16,6 +16,7 @@
 #include "vmm/boot.h"
 #include "vmm/dtb.h"
 #include "vmm/escape.h"
+#include "vmm/balloon.h"
 #include "vmm/json.h"
 #include "vmm/kvm.h"
 #include "vmm/kvmstats.h"
@@ -42,6 +43,11 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, FILE *console)
 			(unsigned long long)cfg->mem_size, strerror(-ret));
 		return ret;
 	}
+	ret = balloon_init(&vm->balloon, &vm->mem, &vm->pvmmu, cfg->balloon);
+	if (ret) {
+		fprintf(stderr, "vmm: balloon state: %s\n", strerror(-ret));
+		return ret;
+	}
 	ret = serial_register(vm);
 	if (!ret)
 		ret = debugexit_register(vm);
@@ -61,6 +67,7 @@ int vm_swap_prepare(struct vm *vm)
 		.fault_threads = vm->cfg->fault_threads,
 		.readahead = vm->cfg->readahead < 0 ? RA_AUTO : vm->cfg->readahead ? RA_FIXED : RA_OFF,
 		.readahead_pages = vm->cfg->readahead > 0 ? (uint32_t)vm->cfg->readahead : 0,
+		.prefault = vm->cfg->prefault,
 	};
 
 	if (!vm->cfg->swap_dir)
@@ -285,6 +292,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	vm->kvm_fd = vm->vm_fd = vm->vm_stats_fd = -1;
 	iobus_destroy(&vm->bus);
+	balloon_destroy(&vm->balloon);
 	pvmmu_destroy(&vm->pvmmu);
 	guestmem_set_pager(&vm->mem, NULL);
 	swapmode_destroy(vm->swap);     /* before RAM: unregisters it, closes (frees) the swap file */
@@ -334,6 +342,26 @@ static const char *vm_end_name(int end)
 	}
 }
 
+#define VM_METRICS_MAX (2 + SWAPMODE_RELEASE_METRICS + BALLOON_METRICS + SWAPMODE_METRICS_MAX)
+
+/*
+ * The report's metric objects beside the fixed ones: released (the PV MMU
+ * channel's, and swap mode's), balloon, and swap mode's own.
+ */
+static unsigned vm_metrics(const struct vm *vm, struct metric *m)
+{
+	unsigned n = 0;
+
+	m[n++] = METRIC_U64_AT("released", "requests", vm->pvmmu.c.released_requests);
+	m[n++] = METRIC_U64_AT("released", "pages", vm->pvmmu.c.released_pages);
+	if (vm->swap)
+		n += swapmode_release_metrics(vm->swap, m + n, SWAPMODE_RELEASE_METRICS);
+	n += balloon_metrics(&vm->balloon, m + n, BALLOON_METRICS);
+	if (vm->swap)
+		n += swapmode_metrics(vm->swap, m + n, SWAPMODE_METRICS_MAX);
+	return n;
+}
+
 int vm_write_json(struct vm *vm, FILE *f, uint64_t wall_ns)
 {
 	struct vcpu_stats all;
@@ -355,13 +383,15 @@ int vm_write_json(struct vm *vm, FILE *f, uint64_t wall_ns)
 	json_u64(&j, "report", atomic_load(&vm->hc.report));
 	json_u64(&j, "assert", atomic_load(&vm->hc.assert_fail));
 	json_u64(&j, "puts", atomic_load(&vm->hc.puts));
+	json_u64(&j, "balloon", atomic_load(&vm->hc.balloon));
+	json_u64(&j, "meminfo", atomic_load(&vm->hc.meminfo));
 	json_u64(&j, "bad", atomic_load(&vm->hc.bad));
 	json_obj_end(&j);
 	pvmmu_json(&j, &vm->pvmmu, vm_pv_mmu(vm));
-	if (vm->swap) {
-		struct metric m[SWAPMODE_METRICS_MAX];
+	{
+		struct metric m[VM_METRICS_MAX];
 
-		metrics_json(&j, m, swapmode_metrics(vm->swap, m, SWAPMODE_METRICS_MAX));
+		metrics_json(&j, m, vm_metrics(vm, m));
 	}
 
 	json_obj_begin(&j, "kvm");
@@ -413,10 +443,10 @@ void vm_print_table(struct vm *vm, FILE *f, uint64_t wall_ns)
 		atomic_load(&vm->hc.bad));
 	if (vm->pvmmu.c.doorbells)
 		pvmmu_print(f, &vm->pvmmu, vm_pv_mmu(vm));
-	if (vm->swap) {
-		struct metric m[SWAPMODE_METRICS_MAX];
+	{
+		struct metric m[VM_METRICS_MAX];
 
-		metrics_print(f, m, swapmode_metrics(vm->swap, m, SWAPMODE_METRICS_MAX));
+		metrics_print(f, m, vm_metrics(vm, m));
 	}
 	stats_destroy(&all);
 }

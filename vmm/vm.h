@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "mmu/guestmem.h"
+#include "vmm/balloon.h"
 #include "vmm/config.h"
 #include "vmm/dev/devices.h"
 #include "vmm/elf.h"
@@ -28,7 +29,7 @@ enum vm_end {
 };
 
 struct vm_hypercall_stats {
-	atomic_uint_fast64_t exit, report, assert_fail, puts, bad;
+	atomic_uint_fast64_t exit, report, assert_fail, puts, balloon, meminfo, bad;
 };
 
 struct vm {
@@ -44,6 +45,7 @@ struct vm {
 	struct serial_state serial;
 	struct vm_hypercall_stats hc;
 	struct pvmmu pvmmu;     /* the PV MMU channel: pinned tables, rings, counters */
+	struct balloon balloon; /* 2 MiB units the guest gave back (PV_HC_BALLOON) */
 	struct swapmode *swap;  /* userfaultfd swap mode (--swap), or NULL */
 	FILE *console;          /* where guest output goes (stdout) */
 	pthread_t main_thread;  /* vm_run()'s caller: told when the last vCPU stops */

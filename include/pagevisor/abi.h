@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#define PV_ABI_VERSION 1u
+#define PV_ABI_VERSION 2u      /* 2: PV_MMU_RELEASE, the balloon, meminfo */
 
 typedef uint64_t pv_gpa_t;
 
@@ -75,6 +75,9 @@ typedef uint64_t pv_gpa_t;
 #define PV_HC_REPORT         (PV_PORT_HC_BASE + 0x1) /* outl gpa of struct pv_report */
 #define PV_HC_ASSERT         (PV_PORT_HC_BASE + 0x2) /* outl gpa of struct pv_assert: VM fails */
 #define PV_HC_PUTS           (PV_PORT_HC_BASE + 0x3) /* outl gpa of struct pv_puts */
+/* 0x4, 0x5: the PV MMU channel (pagevisor/pvmmu.h) */
+#define PV_HC_BALLOON        (PV_PORT_HC_BASE + 0x6) /* outl gpa of struct pv_balloon */
+#define PV_HC_MEMINFO        (PV_PORT_HC_BASE + 0x7) /* outl gpa of struct pv_meminfo */
 /*
  * Never registered by the VMM: writes there are counted as unknown-port
  * exits and otherwise ignored.  The exitloop workload uses it to measure the
@@ -89,6 +92,9 @@ typedef uint64_t pv_gpa_t;
 #define PV_EINVAL            1  /* malformed struct (bad count, key, length) */
 #define PV_EFAULT            2  /* gpa not inside guest RAM */
 #define PV_EVERSION          3  /* unknown ABI version */
+#define PV_EBUSY             4  /* the memory is in use (pinned tables, a ring) or in the
+				   wrong state (inflating an inflated unit, deflating one
+				   that is not) */
 
 #define PV_METRIC_KEY_MAX    48
 #define PV_REPORT_MAX        16
@@ -142,6 +148,69 @@ struct pv_puts {
 	uint32_t reserved;
 };
 _Static_assert(sizeof(struct pv_puts) == 256, "pv_puts ABI");
+
+/*
+ * The balloon: the guest gives RAM back to the host and takes it again, in
+ * aligned 2 MiB units (a host huge page stays whole).  The VMM sets a target
+ * (`vmm --balloon SIZE`) that QUERY returns; the guest follows it.
+ *
+ * INFLATE: the ranges' contents are dead; the VMM drops them from host memory
+ * and from swap, and the balloon holds them.  DEFLATE: the balloon lets them
+ * go; they read as zeros.  A request is validated whole before anything
+ * changes: each range 2 MiB-aligned with a nonzero size that is a multiple
+ * of 2 MiB (PV_EINVAL), inside RAM (PV_EFAULT), no two ranges overlapping
+ * (PV_EINVAL), no pinned page table or PV MMU ring inside, every unit not
+ * yet inflated (INFLATE) or inflated (DEFLATE) (PV_EBUSY).  Touching
+ * inflated memory is allowed: the host backs it again (it stays counted in
+ * the balloon until deflated).
+ */
+#define PV_BALLOON_UNIT      (2ull << 20)
+#define PV_BALLOON_RANGES    16u
+
+enum pv_balloon_op {
+	PV_BALLOON_QUERY = 0,   /* count 0: only the OUT part */
+	PV_BALLOON_INFLATE = 1,
+	PV_BALLOON_DEFLATE = 2,
+};
+
+struct pv_balloon_range {
+	pv_gpa_t gpa;
+	uint64_t size;
+};
+
+struct pv_balloon {
+	/* IN */
+	uint32_t version;
+	uint32_t op;                    /* enum pv_balloon_op */
+	uint32_t count;                 /* ranges: 0 for QUERY, else 1..PV_BALLOON_RANGES */
+	uint32_t reserved;
+	struct pv_balloon_range range[PV_BALLOON_RANGES];
+	/* OUT */
+	int32_t status;                 /* PV_OK, PV_EVERSION, PV_EINVAL, PV_EFAULT, PV_EBUSY */
+	uint32_t reserved1;
+	uint64_t target_bytes;          /* what the VMM asks the balloon to hold */
+	uint64_t current_bytes;         /* what it holds, after this request */
+};
+_Static_assert(sizeof(struct pv_balloon) == 16 + 16 * PV_BALLOON_RANGES + 24, "pv_balloon ABI");
+
+/*
+ * What guest RAM costs the host now, for workloads that check that memory
+ * they released or ballooned really went back.
+ */
+struct pv_meminfo {
+	/* IN */
+	uint32_t version;
+	uint32_t reserved;
+	/* OUT */
+	int32_t status;                 /* PV_OK, PV_EVERSION */
+	uint32_t reserved1;
+	uint64_t ram_bytes;             /* guest RAM */
+	uint64_t allocated_bytes;       /* host memory holding it (the memfd's st_blocks * 512;
+					   --anon-ram: the mapping's resident pages) */
+	uint64_t resident_bytes;        /* swap mode: pages in memory by its count; else allocated */
+	uint64_t swap_bytes;            /* swap mode: slots holding a copy; else 0 */
+};
+_Static_assert(sizeof(struct pv_meminfo) == 48, "pv_meminfo ABI");
 
 /* ---- FDT --------------------------------------------------------------- */
 /*

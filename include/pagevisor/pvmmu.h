@@ -64,7 +64,16 @@ enum pv_mmu_op {
 	PV_MMU_PIN = 5,         /* ptep = gpa of a page: validate it as a table of level */
 	PV_MMU_UNPIN = 6,       /* ptep = gpa of a pinned page: release it */
 	PV_MMU_FLUSH_TLB = 7,   /* val = first va, count = pages (0: everything) */
+	PV_MMU_RELEASE = 8,     /* ptep = gpa of the first frame, count = frames (1..
+				   PV_MMU_RELEASE_MAX): their contents are dead.  The VMM
+				   drops them from host memory and swap and never writes
+				   them back; the next access reads zeros.  level, val and
+				   mask are ignored.  A frame outside RAM [out_of_range],
+				   pinned or a ring page [busy] refuses the whole record. */
 };
+
+/* Frames one RELEASE record may name: 1 GiB. */
+#define PV_MMU_RELEASE_MAX   (1u << 18)
 
 /* Record status, written by the VMM.  Each nonzero one has a JSON counter
  * pvmmu.rejected_by_reason.<name> (names in brackets). */
@@ -72,7 +81,8 @@ enum pv_mmu_status {
 	PV_MMU_OK = 0,
 	PV_MMU_E_OP = 1,        /* unknown opcode [bad_op] */
 	PV_MMU_E_LEVEL = 2,     /* level not 1..4 [bad_level] */
-	PV_MMU_E_ALIGN = 3,     /* PTE address not 8-aligned, page not 4K-aligned [unaligned] */
+	PV_MMU_E_ALIGN = 3,     /* PTE address not 8-aligned, page (PIN, UNPIN, RELEASE) not
+				   4K-aligned [unaligned] */
 	PV_MMU_E_RANGE = 4,     /* address outside RAM, or the run leaves its table [out_of_range] */
 	PV_MMU_E_COUNT = 5,     /* count 0 or too large for the op [bad_count] */
 	PV_MMU_E_NOTPINNED = 6, /* PTE not in a table pinned at this level [not_pinned] */
@@ -82,7 +92,8 @@ enum pv_mmu_status {
 	PV_MMU_E_WRRING = 10,   /* writable mapping of a ring page [writable_ring] */
 	PV_MMU_E_NOTTABLE = 11, /* non-leaf entry to a page not pinned one level down [not_table] */
 	PV_MMU_E_BUSY = 12,     /* pin of a pinned, ring or writably mapped page; unpin of a
-				   referenced or unpinned table [busy] */
+				   referenced or unpinned table; release of a pinned or
+				   ring page [busy] */
 	PV_MMU_E_RING = 13,     /* header count larger than the ring [bad_ring] */
 	PV_MMU_E_NORING = 14,   /* doorbell before setup [no_ring] */
 	PV_MMU_NR_STATUS

@@ -114,7 +114,7 @@ static void pf_rec(struct pf *p, struct fuzz_in *in, struct pv_mmu_rec *r)
 	uint16_t count = fuzz_u16(in);
 
 	memset(r, 0, sizeof(*r));
-	r->op = op & 0x80 ? op : op % 9;
+	r->op = op & 0x80 ? op : op % (PV_MMU_RELEASE + 2);
 	r->level = level & 0x80 ? level : level % 6;
 	r->count = count == 0xffff ? fuzz_u32(in) : count % 520;
 	r->ptep = pf_ptep(p, in);
@@ -573,12 +573,14 @@ static void pf_op_apply(struct pf *p, struct fuzz_in *in)
 	FUZZ_CHECK(st >= 0 && st < PV_MMU_E_RING, "apply: status %d", st);
 	FUZZ_CHECK(p->m.c.records == c0.records + 1 && p->m.c.by_reason[st] ==
 		   c0.by_reason[st] + (st != PV_MMU_OK), "apply: not counted once");
-	if (r.op == 0 || r.op > PV_MMU_FLUSH_TLB)
+	if (r.op == 0 || r.op > PV_MMU_RELEASE)
 		FUZZ_CHECK(st == PV_MMU_E_OP, "op %u: status %d", r.op, st);
 	else if (pteop && (r.level < 1 || r.level > 4))
 		FUZZ_CHECK(st == PV_MMU_E_LEVEL, "level %u: status %d", r.level, st);
 	if (page)
 		memcpy(want, before, 4096);
+	if (st == PV_MMU_OK && r.op == PV_MMU_RELEASE)
+		memset(want, 0, sizeof(want));         /* ptep's page is the first one dropped */
 	if (st == PV_MMU_OK && pteop) {
 		unsigned first = (r.ptep & 0xfff) / 8;
 
@@ -632,6 +634,7 @@ static void pf_reset(struct pvmmu *m)
 	memset(m->pt1g, 0, n1g * sizeof(*m->pt1g));
 	memset(m->ring1g, 0, n1g * sizeof(*m->ring1g));
 	m->nr_pinned = 0;
+	m->pf_first = m->pf_n = 0;
 	memset(&m->c, 0, sizeof(m->c));
 }
 

@@ -116,6 +116,8 @@ START_TEST(defaults_and_image)
 	ck_assert_uint_eq(cfg.fault_threads, 1);
 	ck_assert(!cfg.anon_ram);
 	ck_assert_int_eq(cfg.readahead, -1);    /* auto */
+	ck_assert(cfg.prefault);
+	ck_assert_uint_eq(cfg.balloon, 0);
 	config_free(&cfg);
 }
 END_TEST
@@ -153,6 +155,18 @@ START_TEST(swap_options)
 	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--swap", "s", "--resident", "8M",
 			       "--readahead=64", "img", NULL), CONFIG_RUN);
 	ck_assert_int_eq(cfg.readahead, 64);
+	config_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--swap", "s", "--resident", "8M",
+			       "--prefault", "off", "img", NULL), CONFIG_RUN);
+	ck_assert(!cfg.prefault);
+	config_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--swap", "s", "--resident", "8M",
+			       "--prefault=on", "img", NULL), CONFIG_RUN);
+	ck_assert(cfg.prefault);
+	config_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "-m", "64M", "--balloon", "62M", "img",
+			       NULL), CONFIG_RUN);
+	ck_assert_uint_eq(cfg.balloon, 62ull << 20);
 	config_free(&cfg);
 
 	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--anon-ram", "img", NULL), CONFIG_RUN);
@@ -267,6 +281,14 @@ START_TEST(bad_usage)
 		  "--stats and --swap name the same path 'd'" },
 		{ { "--swap", "s", "--resident", "8M", "--anon-ram", "img", NULL },
 		  "--anon-ram and --swap" },
+		{ { "--prefault", "on", "img", NULL }, "--prefault needs --swap" },
+		{ { "--swap", "s", "--resident", "8M", "--prefault", "yes", "img", NULL },
+		  "--prefault 'yes': expected on or off" },
+		{ { "--balloon", "3M", "img", NULL }, "--balloon '3M': expected a size that is a "
+		  "multiple of 2M" },
+		{ { "--balloon", "x", "img", NULL }, "--balloon 'x'" },
+		{ { "-m", "64M", "--balloon", "64M", "img", NULL }, "--balloon 65536K is not below "
+		  "--memory 65536K" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

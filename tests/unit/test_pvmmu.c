@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "pagevisor/pvmmu.h"
@@ -368,7 +369,7 @@ START_TEST(reject_op_level_align_count)
 {
 	pin(PT, 1);
 	REJECT(PV_MMU_E_OP, 0, 1, 1, PT, 0, 0);
-	REJECT(PV_MMU_E_OP, 8, 1, 1, PT, 0, 0);
+	REJECT(PV_MMU_E_OP, PV_MMU_RELEASE + 1, 1, 1, PT, 0, 0);
 	REJECT(PV_MMU_E_OP, 255, 1, 1, PT, 0, 0);
 
 	REJECT(PV_MMU_E_LEVEL, PV_MMU_SET, 0, 1, PT, 0, 0);
@@ -638,6 +639,134 @@ START_TEST(guest_writes_pinned_table)
 }
 END_TEST
 
+/* ---- RELEASE ------------------------------------------------------------ */
+
+/* Host memory the memfd holds now. */
+static uint64_t allocated(void)
+{
+	struct stat sb;
+
+	ck_assert_int_eq(fstat(mem.memfd, &sb), 0);
+	return (uint64_t)sb.st_blocks * 512;
+}
+
+START_TEST(reject_release)
+{
+	pin(PT, 1);
+	ring_init(RING, 256);   /* 3 pages */
+	memset(guestmem_hva(&mem, FREE2M, 0x10000), 0xa5, 0x10000);   /* must survive */
+	REJECT(PV_MMU_E_ALIGN, PV_MMU_RELEASE, 0, 1, FREE2M + 8, 0, 0);
+	REJECT(PV_MMU_E_ALIGN, PV_MMU_RELEASE, 0, 1, FREE2M + 0x800, 0, 0);
+	REJECT(PV_MMU_E_COUNT, PV_MMU_RELEASE, 0, 0, FREE2M, 0, 0);
+	REJECT(PV_MMU_E_COUNT, PV_MMU_RELEASE, 0, PV_MMU_RELEASE_MAX + 1, FREE2M, 0, 0);
+	REJECT(PV_MMU_E_COUNT, PV_MMU_RELEASE, 0, UINT32_MAX, FREE2M, 0, 0);
+	REJECT(PV_MMU_E_RANGE, PV_MMU_RELEASE, 0, 1, RAM, 0, 0);
+	REJECT(PV_MMU_E_RANGE, PV_MMU_RELEASE, 0, 2, RAM - 0x1000, 0, 0);
+	REJECT(PV_MMU_E_RANGE, PV_MMU_RELEASE, 0, 16, 0xfffffffffffff000ull, 0, 0);
+	REJECT(PV_MMU_E_RANGE, PV_MMU_RELEASE, 0, PV_MMU_RELEASE_MAX, FREE2M, 0, 0);
+	/* a pinned table or a ring page anywhere inside refuses the whole record */
+	REJECT(PV_MMU_E_BUSY, PV_MMU_RELEASE, 0, 1, PT, 0, 0);
+	REJECT(PV_MMU_E_BUSY, PV_MMU_RELEASE, 0, 0x40, PT - 0x3000, 0, 0);
+	REJECT(PV_MMU_E_BUSY, PV_MMU_RELEASE, 0, 1, RING + 0x2000, 0, 0);
+	REJECT(PV_MMU_E_BUSY, PV_MMU_RELEASE, 0, 0x400, RING - 0x100000, 0, 0);
+	ck_assert_uint_eq(m.c.released_requests, 0);
+	ck_assert_uint_eq(m.c.released_pages, 0);
+	check_invariants();
+}
+END_TEST
+
+START_TEST(release_drops_frames)
+{
+	uint8_t *p = guestmem_hva(&mem, FREE2M, 0x20000);
+	uint64_t before;
+
+	pin(PT, 1);
+	ring_init(RING, 256);
+	memset(p, 0x5a, 0x20000);
+	before = allocated();
+	/* the frames right below the ring and right after the table are not theirs */
+	OK(PV_MMU_RELEASE, 0, 0x10, FREE2M + 0x8000, 0, 0);
+	OK(PV_MMU_RELEASE, 7, 1, RING + 0x3000, 0x1234, 0xff);     /* level, val, mask ignored */
+	OK(PV_MMU_RELEASE, 0, 1, PT + 0x1000, 0, 0);
+	ck_assert_uint_le(allocated() + 0x10000, before);
+	for (uint64_t i = 0; i < 0x20000; i++)
+		ck_assert_uint_eq(p[i], i >= 0x8000 && i < 0x18000 ? 0 : 0x5a);
+	ck_assert_uint_eq(m.c.released_requests, 3);
+	ck_assert_uint_eq(m.c.released_pages, 0x12);
+	ck_assert_uint_eq(m.c.applied, 4);     /* the pin and three releases */
+	/* released memory is usable again */
+	p[0x9000] = 1;
+	ck_assert_uint_eq(p[0x9000], 1);
+	check_invariants();
+}
+END_TEST
+
+/* A pager that records the runs it is asked to prefault. */
+static uint64_t pf_runs[16][2];
+static unsigned pf_nr;
+
+static void pf_record(void *ctx, uint64_t first, uint64_t n)
+{
+	(void)ctx;
+	if (pf_nr < 16) {
+		pf_runs[pf_nr][0] = first;
+		pf_runs[pf_nr][1] = n;
+	}
+	pf_nr++;
+}
+
+static int pf_get(void *ctx, uint64_t gpa, uint64_t len, bool write)
+{
+	(void)ctx, (void)gpa, (void)len, (void)write;
+	return 0;
+}
+
+static void pf_put(void *ctx, uint64_t gpa, uint64_t len)
+{
+	(void)ctx, (void)gpa, (void)len;
+}
+
+START_TEST(prefault_runs)
+{
+	struct guestmem_pager pg = { .get = pf_get, .put = pf_put, .prefault = pf_record };
+	struct pv_mmu_ring *r;
+
+	pin(PT, 1);
+	pin(PD, 2);
+	r = ring_init(RING, 16);
+	guestmem_set_pager(&mem, &pg);
+	pf_nr = 0;
+	/* one doorbell: two MAPs that continue each other, a SET elsewhere, a non-present
+	   MAP, a CLEAR and a PROTECT (neither maps anything), a 2 MiB leaf */
+	r->rec[0] = rec(PV_MMU_MAP, 1, 8, PT, DATA | P | W, 0);
+	r->rec[1] = rec(PV_MMU_MAP, 1, 8, PT + 64, (DATA + 0x8000) | P, 0);
+	r->rec[2] = rec(PV_MMU_SET, 1, 1, PT + 8 * 100, (FREE2M + 0x5000) | P | W, 0);
+	r->rec[3] = rec(PV_MMU_MAP, 1, 4, PT + 8 * 200, 0x7000 | W, 0);
+	r->rec[4] = rec(PV_MMU_CLEAR, 1, 2, PT, 0, 0);
+	r->rec[5] = rec(PV_MMU_PROTECT, 1, 4, PT + 8, 0, W);
+	r->rec[6] = rec(PV_MMU_SET, 2, 1, PD + 8 * 3, FREE2M | P | PS, 0);
+	r->count = 7;
+	ck_assert_int_eq(pvmmu_doorbell(&m, &rs), PV_MMU_OK);
+	ck_assert_uint_eq(r->rejected, 0);
+	ck_assert_uint_eq(pf_nr, 3);
+	ck_assert_uint_eq(pf_runs[0][0], DATA >> 12);
+	ck_assert_uint_eq(pf_runs[0][1], 16);
+	ck_assert_uint_eq(pf_runs[1][0], (FREE2M + 0x5000) >> 12);
+	ck_assert_uint_eq(pf_runs[1][1], 1);
+	ck_assert_uint_eq(pf_runs[2][0], FREE2M >> 12);
+	ck_assert_uint_eq(pf_runs[2][1], 512);
+	ck_assert_uint_eq(m.c.prefault_runs, 3);
+	/* a rejected record maps nothing */
+	r->rec[0] = rec(PV_MMU_MAP, 1, 8, PT + 8 * 300, (RING) | P | W, 0);
+	r->count = 1;
+	ck_assert_int_eq(pvmmu_doorbell(&m, &rs), PV_MMU_OK);
+	ck_assert_uint_eq(r->rejected, 1);
+	ck_assert_uint_eq(pf_nr, 3);
+	guestmem_set_pager(&mem, NULL);
+	check_invariants();
+}
+END_TEST
+
 /* ---- rings -------------------------------------------------------------- */
 
 START_TEST(ring_setup_rules)
@@ -646,7 +775,7 @@ START_TEST(ring_setup_rules)
 	struct pv_mmu_setup s = { .version = PV_ABI_VERSION, .nr_records = 256, .ring_gpa = RING };
 
 	pin(PT, 1);
-	s.version = 2;
+	s.version = PV_ABI_VERSION + 1;
 	ck_assert_int_eq(pvmmu_setup(&m, &rs, &s), PV_EVERSION);
 	s.version = PV_ABI_VERSION;
 	s.nr_records = 0;
@@ -1008,6 +1137,8 @@ static Suite *pvmmu_suite(void)
 	tcase_add_test(tc, reject_writable_ring);
 	tcase_add_test(tc, reject_not_table);
 	tcase_add_test(tc, reject_busy);
+	tcase_add_test(tc, reject_release);
+	tcase_add_test(tc, release_drops_frames);
 	tcase_add_test(tc, pin_validates_entries);
 	tcase_add_test(tc, guest_writes_pinned_table);
 	tcase_add_test(tc, flush_accumulation);
@@ -1023,6 +1154,7 @@ static Suite *pvmmu_suite(void)
 	tcase_add_test(ring, ring_setup_rules);
 	tcase_add_test(ring, doorbell_batch);
 	tcase_add_test(ring, doorbell_bad_ring);
+	tcase_add_test(ring, prefault_runs);
 	tcase_add_test(ring, copy_once_under_a_racing_guest);
 	tcase_add_test(ring, cost_per_pte);
 	suite_add_tcase(s, ring);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mmu/guestmem.h"
@@ -37,6 +38,7 @@ static void on_fatal(void *opaque, const char *msg)
 }
 
 static uint64_t npages = NPAGES;       /* RAM of the test running, in pages */
+static bool prefault_on;               /* swap mode's prefault for the next start */
 
 /*
  * Set up swap mode over fresh RAM of @pages pages with a limit of @limit and
@@ -49,6 +51,7 @@ static bool start_ram(const char *where, bool clock, unsigned threads, uint64_t 
 	struct swapmode_params p = {
 		.dir = NULL, .limit_pages = limit, .clock = clock, .fault_threads = threads,
 		.readahead = ra, .readahead_pages = ra == RA_FIXED ? 64 : 0,
+		.prefault = prefault_on,
 	};
 
 	fatal_msg[0] = '\0';
@@ -606,6 +609,150 @@ START_TEST(swap_file_full)
 }
 END_TEST
 
+/* Host memory the memfd holds now. */
+static uint64_t memfd_bytes(void)
+{
+	struct stat sb;
+
+	ck_assert_int_eq(fstat(gm.memfd, &sb), 0);
+	return (uint64_t)sb.st_blocks * 512;
+}
+
+static bool all_zero(const uint8_t *p, uint64_t len)
+{
+	for (uint64_t k = 0; k < len; k++)
+		if (p[k])
+			return false;
+	return true;
+}
+
+/* Touch pages [lo, hi) over and over, stamping generation 1 and checking it, until *stop. */
+struct toucher {
+	uint64_t lo, hi;
+	atomic_bool stop;
+	uint64_t bad;
+};
+
+static void *toucher_thread(void *arg)
+{
+	struct toucher *t = arg;
+
+	while (!atomic_load(&t->stop))
+		for (uint64_t i = t->lo; i < t->hi; i++)
+			t->bad += !stamped(gm.guest_map, i, 1);
+	return NULL;
+}
+
+/*
+ * Released pages leave memory and swap at once, are never written back,
+ * and read as zeros; the rest is untouched.  Half of RAM is released, 16
+ * pages at a time, while a thread keeps the other half busy (reclaim
+ * evicting and swapping in around the releases); then again once the
+ * released half was rewritten.
+ */
+START_TEST(release_drops_pages)
+{
+	struct toucher t = { .lo = 0, .hi = NPAGES / 2 };
+	uint64_t copies = 0, in_memfd = 0, half = NPAGES / 2;
+	pthread_t th;
+
+	if (!start(NULL, true, 1))
+		return;
+	pass(1, true);
+	ck_assert_uint_gt(c(&sm->swap.used), NPAGES / 2);
+	for (int round = 0; round < 2; round++) {
+		uint64_t slots0 = c(&sm->c.released_slots), res0 = c(&sm->c.released_resident);
+
+		ck_assert_int_eq(pthread_create(&th, NULL, toucher_thread, &t), 0);
+		for (uint64_t i = half; i < NPAGES; i += 16)
+			ck_assert_int_eq(guestmem_release(&gm, i * 4096, 16 * 4096), 0);
+		atomic_store(&t.stop, true);
+		pthread_join(th, NULL);
+		atomic_store(&t.stop, false);
+		ck_assert_uint_eq(t.bad, 0);
+		for (uint64_t i = half; i < NPAGES; i++)
+			ck_assert_uint_eq(pages_get(&sm->pages, i), PAGE_ABSENT | PAGE_RELEASED);
+		/* every released page was in memory, in its slot, or both */
+		ck_assert_uint_ge(c(&sm->c.released_slots) - slots0 + c(&sm->c.released_resident) -
+				  res0, half);
+		for (uint64_t i = half; i < NPAGES; i++)
+			ck_assert_msg(all_zero(gm.guest_map + i * 4096, 4096),
+				      "page %llu after release", (unsigned long long)i);
+		for (uint64_t i = half; i < NPAGES; i++)
+			stamp(gm.guest_map, i, 1);
+		for (uint64_t i = 0; i < NPAGES; i++)
+			ck_assert(stamped(gm.guest_map, i, 1));
+	}
+	ck_assert_int_eq(guestmem_release(&gm, half * 4096, half * 4096), 0);
+	swapmode_stop(sm);      /* quiet: the state can be counted */
+	for (uint64_t i = 0; i < NPAGES; i++) {
+		uint32_t st = pages_get(&sm->pages, i);
+
+		copies += (st & PAGE_COPY) != 0;
+		in_memfd += page_kind(st) == PAGE_RESIDENT;
+		if (i >= half)
+			ck_assert_uint_eq(st, PAGE_ABSENT | PAGE_RELEASED);
+	}
+	ck_assert_uint_eq(c(&sm->swap.used), copies);
+	ck_assert_uint_eq(c(&sm->pages.resident), in_memfd);
+	ck_assert_uint_le(memfd_bytes(), (in_memfd + 8) * 4096);
+	ck_assert_uint_eq(c(&sm->reclaim.c.released_written), 0);
+	ck_assert_uint_gt(c(&sm->c.released_slots), 0);
+	check_limit();
+	finish();
+}
+END_TEST
+
+/*
+ * Prefault: the pages a "map" names come in before they are touched.  RAM
+ * is 4 times the limit; each chunk of 128 pages is prefaulted, then
+ * touched at once (as a vCPU returning from its doorbell): nearly no touch
+ * takes a MISSING fault, and every stamp holds.  Without prefault every
+ * swapped-out page is a fault (readahead off, to see prefault alone).
+ */
+static uint64_t prefault_walk(bool on, uint64_t *installed)
+{
+	uint64_t missing;
+
+	prefault_on = on;
+	if (!start_ram(NULL, true, 1, 4096, 1024, RA_OFF))
+		return 0;
+	prefault_on = false;
+	pass(1, true);
+	missing = c(&sm->fault.c.missing);
+	for (int p = 0; p < 2; p++) {
+		for (uint64_t ch = 0; ch < 4096; ch += 128) {
+			guestmem_prefault(&gm, ch, 128);
+			for (uint64_t i = ch; i < ch + 128; i++)
+				ck_assert_msg(stamped(gm.guest_map, i, 1), "page %llu",
+					      (unsigned long long)i);
+		}
+	}
+	swapmode_stop(sm);
+	missing = c(&sm->fault.c.missing) - missing;
+	*installed = c(&sm->fault.c.pf_installed);
+	ck_assert_uint_eq(atomic_load(&sm->fault.pf_pending), 0);
+	ck_assert_uint_le(c(&sm->pages.peak), 1024);
+	ck_assert_str_eq(fatal_msg, "");
+	finish();
+	return missing;
+}
+
+START_TEST(prefault_maps)
+{
+	uint64_t off, on, inst_off, inst_on;
+
+	off = prefault_walk(false, &inst_off);
+	on = prefault_walk(true, &inst_on);
+	printf("prefault_maps: MISSING faults off %llu on %llu, prefaulted %llu\n",
+	       (unsigned long long)off, (unsigned long long)on, (unsigned long long)inst_on);
+	ck_assert_uint_eq(inst_off, 0);
+	ck_assert_uint_gt(off, 2 * 3000);
+	ck_assert_uint_le(on * 10, off);
+	ck_assert_uint_ge(inst_on, 2 * 3000);
+}
+END_TEST
+
 static Suite *swapmode_suite(void)
 {
 	Suite *s = suite_create("swapmode");
@@ -623,6 +770,8 @@ static Suite *swapmode_suite(void)
 	tcase_add_test(tc, readahead_evicted_unused);
 	tcase_add_test(tc, readahead_ends_of_ram);
 	tcase_add_test(tc, readahead_rewritten_in_flight);
+	tcase_add_test(tc, release_drops_pages);
+	tcase_add_test(tc, prefault_maps);
 	suite_add_tcase(s, tc);
 	return s;
 }

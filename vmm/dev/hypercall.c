@@ -113,6 +113,47 @@ static void hc_mmu_setup(struct vm *vm, struct vcpu *vcpu, uint64_t gpa)
 	hc_copy_out(vm, gpa, offsetof(struct pv_mmu_setup, status), &status, sizeof(status));
 }
 
+/* Give memory back to the host, or take it again, in 2 MiB units. */
+static void hc_balloon(struct vm *vm, uint64_t gpa)
+{
+	struct pv_balloon b;
+	size_t out = offsetof(struct pv_balloon, status);
+
+	atomic_fetch_add(&vm->hc.balloon, 1);
+	if (!hc_copy_in(vm, &b, gpa, sizeof(b)))
+		return;
+	if (balloon_request(&vm->balloon, &b) != PV_OK)
+		atomic_fetch_add(&vm->hc.bad, 1);
+	hc_copy_out(vm, gpa, out, (const uint8_t *)&b + out, sizeof(b) - out);
+}
+
+/* What guest RAM costs the host now. */
+static void hc_meminfo(struct vm *vm, uint64_t gpa)
+{
+	struct pv_meminfo mi;
+	struct guestmem_usage u;
+	size_t out = offsetof(struct pv_meminfo, status);
+
+	atomic_fetch_add(&vm->hc.meminfo, 1);
+	if (!hc_copy_in(vm, &mi, gpa, sizeof(mi)))
+		return;
+	memset((uint8_t *)&mi + out, 0, sizeof(mi) - out);
+	mi.status = PV_OK;
+	if (mi.version != PV_ABI_VERSION)
+		mi.status = PV_EVERSION;
+	else if (guestmem_usage(&vm->mem, &u))
+		mi.status = PV_EFAULT;
+	if (mi.status != PV_OK) {
+		atomic_fetch_add(&vm->hc.bad, 1);
+	} else {
+		mi.ram_bytes = vm->mem.size;
+		mi.allocated_bytes = u.allocated;
+		mi.resident_bytes = u.resident;
+		mi.swap_bytes = u.swap;
+	}
+	hc_copy_out(vm, gpa, out, (const uint8_t *)&mi + out, sizeof(mi) - out);
+}
+
 static void hypercall_io(struct vcpu *vcpu, void *opaque, uint64_t off, uint8_t *data,
 			 uint32_t len, bool is_write)
 {
@@ -142,6 +183,12 @@ static void hypercall_io(struct vcpu *vcpu, void *opaque, uint64_t off, uint8_t 
 		break;
 	case PV_HC_MMU_SETUP:
 		hc_mmu_setup(vm, vcpu, v);
+		break;
+	case PV_HC_BALLOON:
+		hc_balloon(vm, v);
+		break;
+	case PV_HC_MEMINFO:
+		hc_meminfo(vm, v);
 		break;
 	case PV_HC_MMU_FLUSH:   /* the value is ignored: the ring is the vCPU's */
 		if (pvmmu_doorbell(&vm->pvmmu, &vcpu->pvmmu_ring) != PV_MMU_OK)
