@@ -77,6 +77,7 @@ static struct fault_req *fault_req_get(struct fault_worker *w)
 		}
 		memset(r->claimed, 0, sizeof(r->claimed));
 		r->used = true;
+		r->demand = r->prefault = false;       /* a reused request is no longer what it was */
 		return r;
 	}
 	return NULL;

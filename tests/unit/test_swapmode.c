@@ -710,19 +710,23 @@ END_TEST
  * takes a MISSING fault, and every stamp holds.  Without prefault every
  * swapped-out page is a fault (readahead off, to see prefault alone).
  */
-static uint64_t prefault_walk(bool on, uint64_t *installed)
+static uint64_t ra_installed_last;     /* prefault_walk: read-ahead pages installed */
+
+static uint64_t prefault_walk(bool on, bool mixed, uint64_t *installed)
 {
 	uint64_t missing;
 
 	prefault_on = on;
-	if (!start_ram(NULL, true, 1, 4096, 1024, RA_OFF))
+	if (!start_ram(NULL, true, 1, 4096, 1024, mixed ? RA_AUTO : RA_OFF))
 		return 0;
 	prefault_on = false;
 	pass(1, true);
 	missing = c(&sm->fault.c.missing);
 	for (int p = 0; p < 2; p++) {
 		for (uint64_t ch = 0; ch < 4096; ch += 128) {
-			guestmem_prefault(&gm, ch, 128);
+			/* mixed: every other chunk is left to demand faults and read-ahead */
+			if (!mixed || (ch / 128) % 2 == 0)
+				guestmem_prefault(&gm, ch, 128);
 			for (uint64_t i = ch; i < ch + 128; i++)
 				ck_assert_msg(stamped(gm.guest_map, i, 1), "page %llu",
 					      (unsigned long long)i);
@@ -732,6 +736,10 @@ static uint64_t prefault_walk(bool on, uint64_t *installed)
 	missing = c(&sm->fault.c.missing) - missing;
 	*installed = c(&sm->fault.c.pf_installed);
 	ck_assert_uint_eq(atomic_load(&sm->fault.pf_pending), 0);
+	/* what each path installed is its own: a reused read request forgets what it was */
+	ra_installed_last = c(&sm->fault.c.ra_installed);
+	if (mixed)
+		ck_assert_uint_le(*installed, 2 * 2048);
 	ck_assert_uint_le(c(&sm->pages.peak), 1024);
 	ck_assert_str_eq(fatal_msg, "");
 	finish();
@@ -742,14 +750,23 @@ START_TEST(prefault_maps)
 {
 	uint64_t off, on, inst_off, inst_on;
 
-	off = prefault_walk(false, &inst_off);
-	on = prefault_walk(true, &inst_on);
+	off = prefault_walk(false, false, &inst_off);
+	on = prefault_walk(true, false, &inst_on);
 	printf("prefault_maps: MISSING faults off %llu on %llu, prefaulted %llu\n",
 	       (unsigned long long)off, (unsigned long long)on, (unsigned long long)inst_on);
 	ck_assert_uint_eq(inst_off, 0);
 	ck_assert_uint_gt(off, 2 * 3000);
 	ck_assert_uint_le(on * 10, off);
 	ck_assert_uint_ge(inst_on, 2 * 3000);
+	/* half prefaulted, half read ahead, in one run */
+	on = prefault_walk(true, true, &inst_on);
+	printf("prefault_maps, mixed: MISSING faults %llu, prefaulted %llu, read ahead %llu\n",
+	       (unsigned long long)on, (unsigned long long)inst_on,
+	       (unsigned long long)ra_installed_last);
+	/* read-ahead runs on into the prefaulted chunks: together they bring nearly all */
+	ck_assert_uint_gt(inst_on, 0);
+	ck_assert_uint_gt(ra_installed_last, 1000);
+	ck_assert_uint_ge(inst_on + ra_installed_last + on, 2 * 3000);
 }
 END_TEST
 
