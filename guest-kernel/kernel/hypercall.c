@@ -1,5 +1,6 @@
 /* Hypercall wrappers: fill a static argument struct, write its gpa to a port. */
 #include <string.h>
+#include <gk/assert.h>
 #include <gk/hypercall.h>
 #include <gk/x86.h>
 
@@ -12,6 +13,8 @@ struct hc_ports hc_ports = {
 
 static struct pv_puts hc_puts_buf __attribute__((aligned(64)));
 static struct pv_assert hc_assert_buf __attribute__((aligned(64)));
+static struct pv_balloon hc_balloon_buf __attribute__((aligned(64)));
+static struct pv_meminfo hc_meminfo_buf __attribute__((aligned(64)));
 
 #define HC_PORT(hc) ((uint16_t)(hc_ports.hc_base + ((hc) - PV_PORT_HC_BASE)))
 
@@ -47,6 +50,37 @@ int hc_report(struct pv_report *r)
 	r->accepted = 0;
 	outl(HC_PORT(PV_HC_REPORT), hc_gpa(r));
 	return r->status;
+}
+
+int hc_balloon(uint32_t op, const struct pv_balloon_range *ranges, uint32_t count,
+	       struct pv_balloon *out)
+{
+	struct pv_balloon *b = &hc_balloon_buf;
+
+	GUEST_ASSERTF(count <= PV_BALLOON_RANGES, "hc_balloon: %u ranges", count);
+	b->version = PV_ABI_VERSION;
+	b->op = op;
+	b->count = count;
+	b->reserved = 0;
+	if (count)
+		memcpy(b->range, ranges, count * sizeof(*ranges));
+	b->status = -1;
+	outl(HC_PORT(PV_HC_BALLOON), hc_gpa(b));
+	if (out)
+		*out = *b;
+	return b->status;
+}
+
+int hc_meminfo(struct pv_meminfo *out)
+{
+	struct pv_meminfo *m = &hc_meminfo_buf;
+
+	m->version = PV_ABI_VERSION;
+	m->reserved = 0;
+	m->status = -1;
+	outl(HC_PORT(PV_HC_MEMINFO), hc_gpa(m));
+	*out = *m;
+	return m->status;
 }
 
 static void hc_copy_str(char *dst, const char *src, size_t cap)

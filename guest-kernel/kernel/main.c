@@ -3,13 +3,16 @@
  * host (~0.4-1.3 us) and every live page-table write costs ~3-5 us, so CPL0
  * does only what needs CPL0 (descriptor tables, CR3) and one user_run()
  * does the rest natively in ring 3: IDT gates, FDT, frame allocator, the
- * identity map (into tables not live yet), bootargs.  Nothing grows with
+ * identity map (into tables not live yet), the balloon's boot inflation
+ * (one QUERY; frames it holds are never touched, so neither the bootstrap
+ * map nor the identity map matters to it), bootargs.  Nothing grows with
  * RAM at CPL0; nothing is cleared (RAM and .bss arrive zeroed).  After the
  * CR3 switch the PV MMU mode is set up (mm/mmmode.c: with auto, a short
  * measurement), then the workload runs; workload setup only parses.
  */
 #include <gk/arch.h>
 #include <gk/assert.h>
+#include <gk/balloon.h>
 #include <gk/bootinfo.h>
 #include <gk/console.h>
 #include <gk/hypercall.h>
@@ -33,6 +36,7 @@ static long kmain_user_boot(void *arg)
 	time_init(bi->tsc_khz);
 	frame_init(bi, (uint64_t)(uintptr_t)__kernel_end);
 	mm_build(bi);
+	balloon_init();         /* before workload setup: setups size by free memory */
 	return workload_select(bi->bootargs);
 }
 

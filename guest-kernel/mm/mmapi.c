@@ -9,7 +9,14 @@
  *   off        a tight loop of raw stores (pt_store) and invlpg
  * The off and immediate loops run at CPL0, where each instruction is
  * emulated on the nested-KVM host: they are written to do little per entry.
+ *
+ * mm_release_frames names frames, not PTEs: batched queues RELEASE records
+ * (the next frames extend the last one); off and immediate send each record
+ * with its own doorbell, O(1) at CPL0 per GiB.  Mode off registers the ring
+ * only when the first release needs it, so a run that never releases sees
+ * no channel at all in mode off.
  */
+#include <pagevisor/abi.h>
 #include <pagevisor/pvmmu.h>
 #include <gk/assert.h>
 #include <gk/mm.h>
@@ -152,6 +159,44 @@ void mm_pin(uint64_t table, int level)
 void mm_unpin(uint64_t table, int level)
 {
 	mm_pin_op(PV_MMU_UNPIN, table, level);
+}
+
+void mm_release_frames(uint64_t pa, uint64_t n)
+{
+	if (!n)
+		return;
+	GUEST_ASSERTF(pa % PAGE_SIZE_4K == 0 && pa < mm_ram_end &&
+		      n <= (mm_ram_end - pa) / PAGE_SIZE_4K,
+		      "mm: release of %lu frames from 0x%lx (RAM ends at 0x%lx)",
+		      (unsigned long)n, (unsigned long)pa, (unsigned long)mm_ram_end);
+	if (mm_mode == MM_MODE_BATCHED) {
+		for (; n; ) {
+			uint32_t c = n < PV_MMU_RELEASE_MAX ? (uint32_t)n : PV_MMU_RELEASE_MAX;
+
+			pvmmu_queue_release(pa, c);
+			pa += (uint64_t)c * PAGE_SIZE_4K;
+			n -= c;
+		}
+		mm_done();
+		return;
+	}
+	if (mm_must_forward()) {
+		mm_forward(PV_MMU_RELEASE, 1, pa, n, 0, 0);
+		return;
+	}
+	/* CPL0, off or immediate.  Off has no ring until the first release needs one. */
+	if (!pvmmu_registered()) {
+		int st = pvmmu_setup();
+
+		GUEST_ASSERTF(st == PV_OK, "mm: release: the VMM refused the ring (status %d)", st);
+	}
+	for (; n; ) {
+		uint32_t c = n < PV_MMU_RELEASE_MAX ? (uint32_t)n : PV_MMU_RELEASE_MAX;
+
+		pvmmu_release_now(pa, c);
+		pa += (uint64_t)c * PAGE_SIZE_4K;
+		n -= c;
+	}
 }
 
 uint64_t mm_new_table(uint64_t *parent, int parent_level, uint64_t va)
@@ -387,6 +432,9 @@ long mm_syscall(long op_level, uint64_t va, uint64_t n, uint64_t val, uint64_t m
 		return 0;
 	case PV_MMU_FLUSH_TLB:
 		mm_flush_tlb(va, n);
+		return 0;
+	case PV_MMU_RELEASE:
+		mm_release_frames(va, n);
 		return 0;
 	}
 	kpanic("mm: unknown operation %u in a system call", op);

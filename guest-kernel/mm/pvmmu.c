@@ -128,6 +128,22 @@ envelope:
 		pvmmu_hi[level] = ptep + (uint64_t)count * 8;
 }
 
+void pvmmu_queue_release(uint64_t pa, uint32_t count)
+{
+	struct pv_mmu_rec *r = pvmmu_n ? &pvmmu_ring->rec[pvmmu_n - 1] : NULL;
+
+	/* The next frames after the last RELEASE: one record (no PTE is written: no envelope). */
+	if (r && r->op == PV_MMU_RELEASE && r->ptep + (uint64_t)r->count * 4096 == pa &&
+	    r->count <= PV_MMU_RELEASE_MAX - count) {
+		r->count += count;
+		return;
+	}
+	GUEST_ASSERT(pvmmu_ready);
+	if (pvmmu_n >= PVMMU_RECORDS - 1)
+		pvmmu_flush();
+	pvmmu_rec_fill(&pvmmu_ring->rec[pvmmu_n++], PV_MMU_RELEASE, 1, count, pa, 0, 0);
+}
+
 void pvmmu_queue_tlb(uint64_t va, uint64_t pages)
 {
 	uint64_t end = va + pages * 4096;
@@ -236,19 +252,35 @@ void pvmmu_flush(void)
 	}
 }
 
+/* One record in slot 0 and its own doorbell; the caller checks the header. */
+static void pvmmu_one(unsigned op, unsigned level, uint64_t ptep, uint32_t count, uint64_t val,
+		      uint64_t mask)
+{
+	pvmmu_rec_fill(&pvmmu_ring->rec[0], op, level, count, ptep, val, mask);
+	pvmmu_ring->count = 1;
+	outl(hc_port(PV_HC_MMU_FLUSH), 0);
+	pvmmu_stats.doorbells++;
+	pvmmu_stats.records++;
+}
+
 void pvmmu_immediate(unsigned op, unsigned level, uint64_t ptep, uint64_t val, uint64_t mask,
 		     int resync)
 {
 	struct pv_mmu_ring *h = pvmmu_ring;
-	struct pv_mmu_rec *r = &h->rec[0];
 
-	pvmmu_rec_fill(r, op, level, 1, ptep, val, mask);
-	h->count = 1;
-	outl(hc_port(PV_HC_MMU_FLUSH), 0);
+	pvmmu_one(op, level, ptep, 1, val, mask);
 	if (resync)     /* the entry's value rewritten: KVM drops its shadow of it */
 		*(volatile uint64_t *)(uintptr_t)ptep = *(volatile uint64_t *)(uintptr_t)ptep;
-	pvmmu_stats.doorbells++;
-	pvmmu_stats.records++;
+	if (h->status | h->rejected | (h->processed ^ 1))
+		pvmmu_check(1, true);
+}
+
+void pvmmu_release_now(uint64_t pa, uint32_t count)
+{
+	struct pv_mmu_ring *h = pvmmu_ring;
+
+	GUEST_ASSERT(pvmmu_ready && !pvmmu_n);
+	pvmmu_one(PV_MMU_RELEASE, 1, pa, count, 0, 0);
 	if (h->status | h->rejected | (h->processed ^ 1))
 		pvmmu_check(1, true);
 }

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <gk/arch.h>
+#include <gk/balloon.h>
 #include <gk/console.h>
 #include <gk/mmapi.h>
 #include <gk/printf.h>
@@ -14,7 +15,7 @@
 
 static const struct workload *const wl_table[] = {
 	&wl_hello, &wl_exitloop, &wl_memtest, &wl_fault, &wl_ptebench, &wl_pvmmu_attack,
-	&wl_memtouch, &wl_hostile,
+	&wl_memtouch, &wl_hostile, &wl_mapwalk, &wl_balloon,
 };
 #define WL_COUNT (sizeof(wl_table) / sizeof(wl_table[0]))
 
@@ -187,7 +188,11 @@ int workload_select(const char *bootargs)
 
 int workload_run(void)
 {
+	int code;
+
 	report("boot_ns", (int64_t)time_cycles_to_ns(rdtsc() - arch_boot_tsc), 0);
 	mm_mode_report();
-	return wl_chosen->main();
+	code = wl_chosen->main();
+	balloon_report();
+	return code;
 }

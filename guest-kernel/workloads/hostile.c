@@ -9,7 +9,11 @@
  *     an arena, at 0, just below, across, at and above the end of RAM, up to
  *     0xffffffff, unaligned;
  *   - PV MMU doorbells on whatever ring the vCPU has, with random header
- *     counts and random records (hostile_mmu.c models the rules);
+ *     counts and random records, RELEASE among them (hostile_mmu.c models
+ *     the rules);
+ *   - PV_HC_BALLOON and PV_HC_MEMINFO: requests breaking each documented
+ *     rule, and valid INFLATE / DEFLATE / QUERY of a unit of its own
+ *     (hostile_balloon.c models the rules);
  *   - every hypercall port with every width, reads too (never a 32-bit
  *     write to PV_HC_EXIT or PV_HC_ASSERT: they end the VM by design);
  *   - COM1's eight registers at every width (only printable bytes reach
@@ -29,7 +33,13 @@
  * counters must show (see hostile.h): hostile_hc_bad, hostile_port_unknown,
  * hostile_port_edge, hostile_mmio, hostile_mmio_split, hostile_doorbells,
  * hostile_records, hostile_rejected, hostile_rej_<reason> per
- * pvmmu.rejected_by_reason.<reason>.  Exit 0 iff errors == 0.
+ * pvmmu.rejected_by_reason.<reason>, hostile_released_records,
+ * hostile_released_pages, hostile_release_rejected (RELEASE records applied,
+ * their frames, rejected), hostile_balloon_requests (struct inside RAM;
+ * the kernel's own included), hostile_balloon_rejected (refused with a
+ * status), hostile_balloon_outside (struct outside RAM: only in
+ * hostile_hc_bad), hostile_balloon_inflated_bytes,
+ * hostile_balloon_deflated_bytes.  Exit 0 iff errors == 0.
  *
  * final=assert: after all that, terminal escapes, control bytes, bytes
  * 0x80-0xff and invalid UTF-8 through PV_HC_PUTS and COM1, then a
@@ -43,6 +53,7 @@
 #include <pagevisor/pvmmu.h>
 #include <gk/arch.h>
 #include <gk/assert.h>
+#include <gk/balloon.h>
 #include <gk/console.h>
 #include <gk/hypercall.h>
 #include <gk/mm.h>
@@ -134,8 +145,7 @@ static void hs_pattern_fill(uint64_t lo, uint64_t hi)
 		*(uint8_t *)(uintptr_t)lo = (uint8_t)(hs_pattern_word(lo & ~7ull) >> (lo & 7) * 8);
 }
 
-/* The first address of [lo, hi) (8-aligned) not holding the pattern, or hi. */
-static uint64_t hs_pattern_find(uint64_t lo, uint64_t hi)
+uint64_t hs_pattern_find(uint64_t lo, uint64_t hi)
 {
 	for (; lo < hi; lo += 8)
 		if (*(const uint64_t *)(uintptr_t)lo != hs_pattern_word(lo))
@@ -260,14 +270,9 @@ static uint64_t hs_place(uint32_t size, uint64_t *lo, uint64_t *hi)
 	return gpa;
 }
 
-/*
- * Send the struct image img (size bytes, OUT fields set to canaries) to
- * port at a random place.  Checks that nothing changed but the OUT fields
- * (nothing at all when the struct is not inside RAM) and copies the OUT
- * fields' new bytes into img.  Whether the struct was inside RAM.
- */
-static bool hs_struct_call(uint16_t port, void *img, uint32_t size, const struct hs_allow *out,
-			   unsigned nout, const char *what)
+/* Nothing at all may change when the struct is not inside RAM (contract: hostile.h). */
+bool hs_struct_call(uint16_t port, void *img, uint32_t size, const struct hs_allow *out,
+		    unsigned nout, const char *what)
 {
 	uint64_t lo, hi, gpa = hs_place(size, &lo, &hi), diff;
 	bool in_ram = hs_in_ram(gpa, size);
@@ -310,7 +315,7 @@ static char hs_printable(void)
 	return (char)(0x20 + hs_below(0x7f - 0x20));
 }
 
-static uint32_t hs_bad_version(void)
+uint32_t hs_bad_version(void)
 {
 	return (uint32_t)HS_PICK(0, PV_ABI_VERSION + 1, 0xffffffffull, 0x80000001ull,
 				 hs_rand() | 2);
@@ -519,10 +524,17 @@ static void hs_hc_port(void)
 		case PV_HC_MMU_FLUSH:
 			hm_doorbell();
 			return;
+		case PV_HC_BALLOON:
+			hb_balloon_call();
+			return;
+		case PV_HC_MEMINFO:
+			hb_meminfo_call();
+			return;
 		}
 	}
 	/* a wrong width (or a port past the range): refused, nothing read or written */
-	v = hc <= PV_HC_MMU_SETUP ? (uint32_t)hs_below(4096) : (uint32_t)hs_rand();
+	v = hc <= PV_HC_MMU_SETUP || hc == PV_HC_BALLOON || hc == PV_HC_MEMINFO ?
+	    (uint32_t)hs_below(4096) : (uint32_t)hs_rand();
 	hm_quiet_arm();
 	hs_out(port, w, v);
 	if (edge)
@@ -770,10 +782,11 @@ static int hs_alloc(void)
 	hs_mem.mmu = frame_alloc_2m();
 	hs_mem.witness = frame_alloc_2m();
 	hs_mem.scratch = frame_alloc_2m();
+	hs_mem.unit = frame_alloc_2m();
 	hs_mem.end = mm_ram_end - PAGE_SIZE_2M;
-	if (!hs_mem.arena || !hs_mem.mmu || !hs_mem.witness || !hs_mem.scratch ||
+	if (!hs_mem.arena || !hs_mem.mmu || !hs_mem.witness || !hs_mem.scratch || !hs_mem.unit ||
 	    !frame_take_2m(hs_mem.end)) {
-		printf("guest: hostile: needs five free 2 MiB chunks, RAM's last among them\n");
+		printf("guest: hostile: needs six free 2 MiB chunks, RAM's last among them\n");
 		return -1;
 	}
 	if (hs_mem.arena + PAGE_SIZE_2M > (1ull << 32)) {
@@ -855,6 +868,18 @@ static void hs_report_all(void)
 	report("hostile_rejected", (int64_t)hs_n.rejected, 0);
 	for (int s = 1; s < PV_MMU_NR_STATUS; s++)
 		report(reason[s], (int64_t)hs_n.reason[s], 0);
+	report("hostile_released_records", (int64_t)hs_n.released_recs, 0);
+	report("hostile_released_pages", (int64_t)hs_n.released_pages, 0);
+	report("hostile_release_rejected", (int64_t)hs_n.release_rejected, 0);
+	/* The kernel's own balloon requests (the boot QUERY) count in the VMM's too. */
+	report("hostile_balloon_requests",
+	       (int64_t)(hs_n.balloon_requests + balloon_stats.requests), 0);
+	report("hostile_balloon_rejected", (int64_t)hs_n.balloon_rejected, 0);
+	report("hostile_balloon_outside", (int64_t)hs_n.balloon_outside, 0);
+	report("hostile_balloon_inflated_bytes",
+	       (int64_t)(hs_n.balloon_inflated + balloon_stats.inflated_bytes), 0);
+	report("hostile_balloon_deflated_bytes",
+	       (int64_t)(hs_n.balloon_deflated + balloon_stats.deflated_bytes), 0);
 	report("errors", (int64_t)hs_n.errors, 0);
 	report_flush();
 }
@@ -929,9 +954,13 @@ static long hs_user(void *arg)
 			hm_doorbell();
 		else if (k < 44)
 			hm_scribble();
-		else if (k < 58)
+		else if (k < 50)
+			hb_balloon_call();
+		else if (k < 52)
+			hb_meminfo_call();
+		else if (k < 62)
 			hs_hc_port();
-		else if (k < 68)
+		else if (k < 70)
 			hs_com1();
 		else if (k < 80)
 			hs_port_other();
@@ -939,6 +968,7 @@ static long hs_user(void *arg)
 			hs_mmio();
 	}
 
+	hb_finish();
 	if (!hm_finish())
 		hs_mm_still_works();
 	hs_verify_all();

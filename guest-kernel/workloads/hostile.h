@@ -1,7 +1,8 @@
 /*
  * The hostile workload's shared state: hostile.c (driver, hypercall structs,
- * ports, MMIO, the final assertion) and hostile_mmu.c (the PV MMU channel
- * against a model of its documented rules).  Ring 3 only.
+ * ports, MMIO, the final assertion), hostile_mmu.c (the PV MMU channel
+ * against a model of its documented rules) and hostile_balloon.c (the
+ * balloon and meminfo hypercalls, likewise).  Ring 3 only.
  */
 #ifndef GK_WORKLOADS_HOSTILE_H
 #define GK_WORKLOADS_HOSTILE_H
@@ -26,6 +27,7 @@ struct hs_mem {
 	uint64_t end;           /* E: the last chunk of RAM */
 	uint64_t witness;       /* W: never handed to the VMM */
 	uint64_t scratch;       /* S: snapshots and the model's copy (not checked) */
+	uint64_t unit;          /* U: the balloon unit it inflates and deflates (not checked) */
 	bool end_ok;            /* gpas around the end of RAM fit in a 32-bit argument */
 };
 
@@ -40,6 +42,12 @@ struct hs_counts {
 	uint64_t mmio_split;    /* page-crossing accesses: one or two MMIO exits */
 	uint64_t doorbells, records, rejected;
 	uint64_t reason[PV_MMU_NR_STATUS];      /* records (and refused doorbells) per status */
+	uint64_t released_recs, released_pages; /* RELEASE records applied, their frames */
+	uint64_t release_rejected;              /* RELEASE records rejected (in reason[] too) */
+	uint64_t balloon_requests;              /* PV_HC_BALLOON calls, the struct inside RAM */
+	uint64_t balloon_rejected;              /* of those: refused with a status */
+	uint64_t balloon_outside;               /* calls with the struct outside RAM (hc_bad) */
+	uint64_t balloon_inflated, balloon_deflated;    /* bytes of accepted requests */
 };
 
 extern struct hs_mem hs_mem;
@@ -73,6 +81,12 @@ static inline bool hs_in_ram(uint64_t gpa, uint64_t len)
 	return gpa < hs_mem.ram_end && len <= hs_mem.ram_end - gpa;
 }
 
+/* The first address of [lo, hi) (8-aligned) not holding the seeded pattern, or hi. */
+uint64_t hs_pattern_find(uint64_t lo, uint64_t hi);
+
+/* A version number the ABI does not have. */
+uint32_t hs_bad_version(void);
+
 /* Put the workload's bytes in [lo, hi) back as they were before any call. */
 void hs_restore(uint64_t lo, uint64_t hi);
 
@@ -93,6 +107,15 @@ void *hs_snap_at(uint64_t a);
 struct hs_allow {
 	uint32_t off, len;
 };
+
+/*
+ * Send the struct image img (size bytes, OUT fields set to canaries) to
+ * port at a random place (hs_place); check that nothing but the OUT fields
+ * changed and copy their new bytes into img.  Whether the struct was
+ * inside RAM (if not, it counts in hc_bad).
+ */
+bool hs_struct_call(uint16_t port, void *img, uint32_t size, const struct hs_allow *out,
+		    unsigned nout, const char *what);
 
 /* The null page (gpa 0) as a pointer the compiler cannot reason about. */
 static inline uint8_t *hs_null(void)
@@ -116,5 +139,16 @@ void hm_quiet_check(const char *what);
 int hm_finish(void);
 /* The universe matches the model (after hm_finish: cleared tables). */
 void hm_verify_memory(const char *when);
+/* Whether a universe frame inside [lo, lo + len) is pinned. */
+bool hm_pinned_in(uint64_t lo, uint64_t len);
+/* Whether [lo, lo + len) touches a page of the vCPU's ring; its gpa (~0: none). */
+bool hm_ring_in(uint64_t lo, uint64_t len);
+uint64_t hm_ring_at(void);
+
+/* hostile_balloon.c */
+void hb_balloon_call(void);
+void hb_meminfo_call(void);
+/* Deflate the unit if it is inflated (the balloon is as the kernel left it). */
+void hb_finish(void);
 
 #endif

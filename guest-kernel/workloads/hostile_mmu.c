@@ -83,6 +83,24 @@ static bool hm_in_ring(uint64_t a, uint64_t len)
 	return hm.nr && a < hi && lo < a + len;
 }
 
+bool hm_ring_in(uint64_t lo, uint64_t len)
+{
+	return hm_in_ring(lo, len);
+}
+
+uint64_t hm_ring_at(void)
+{
+	return hm.nr ? hm.ring : ~0ull;
+}
+
+bool hm_pinned_in(uint64_t lo, uint64_t len)
+{
+	for (int i = 0; i < HM_UNIV; i++)
+		if (hm.kind[i] && hm_u(i) >= lo && hm_u(i) - lo < len)
+			return true;
+	return false;
+}
+
 /* The level frame pa is pinned at; pin is the universe frame being pinned at pin_level. */
 static unsigned hm_kind(uint64_t pa, int pin, unsigned pin_level)
 {
@@ -295,6 +313,34 @@ static uint32_t hm_expect_unpin(const struct pv_mmu_rec *r)
 	return s;
 }
 
+/*
+ * RELEASE names frames: at least one (count 0 still names ptep's page for
+ * the other rules), and the partial page of an unaligned start.
+ */
+static uint32_t hm_expect_release(const struct pv_mmu_rec *r)
+{
+	uint64_t base = r->ptep & ~0xfffull, end, hi, len;
+	uint32_t s = 0;
+	bool wrap;
+
+	if (r->ptep & 0xfff)
+		s |= B(PV_MMU_E_ALIGN);
+	if (r->count == 0 || r->count > PV_MMU_RELEASE_MAX)
+		s |= B(PV_MMU_E_COUNT);
+	len = ((uint64_t)(r->count ? r->count : 1) + ((r->ptep & 0xfff) != 0)) * PAGE_SIZE_4K;
+	wrap = __builtin_add_overflow(base, len, &end);
+	if (wrap || end > hs_mem.ram_end)
+		s |= B(PV_MMU_E_RANGE);
+	if (base >= hs_mem.ram_end)
+		return s;
+	hi = wrap || end > hs_mem.ram_end ? hs_mem.ram_end : end;
+	if (hm_pinned_in(base, hi - base) || hm_in_ring(base, hi - base))
+		s |= B(PV_MMU_E_BUSY);
+	if (!hm_known(base, hi - base))
+		hm.unsure |= B(PV_MMU_E_BUSY);  /* the kernel's pinned tables are not modelled */
+	return s;
+}
+
 /* Every status record r may get; 0: it must be applied. */
 static uint32_t hm_expect_any(const struct pv_mmu_rec *r)
 {
@@ -312,6 +358,8 @@ static uint32_t hm_expect_any(const struct pv_mmu_rec *r)
 		return hm_expect_unpin(r);
 	case PV_MMU_FLUSH_TLB:
 		return 0;
+	case PV_MMU_RELEASE:
+		return hm_expect_release(r);
 	default:
 		s = B(PV_MMU_E_OP);
 		if (r->level < 1 || r->level > 4)
@@ -403,6 +451,50 @@ static void hm_apply(const struct pv_mmu_rec *r, struct hm_flush *f)
 	case PV_MMU_FLUSH_TLB:
 		hm_flush_add(f, r->val, r->count);
 		break;
+	case PV_MMU_RELEASE:            /* released universe frames read zeros */
+		for (int i = 0; i < HM_UNIV; i++)
+			if (hm_u(i) >= r->ptep && hm_u(i) - r->ptep < (uint64_t)r->count * PAGE_SIZE_4K)
+				memset(hm.model + i * 512, 0, PAGE_SIZE_4K);
+		break;
+	}
+}
+
+/* Whether pa is a page that holds the seeded pattern while no call looks at it. */
+static bool hm_stamped(uint64_t pa)
+{
+	const uint64_t chunk[] = { hs_mem.arena, hs_mem.mmu + HM_UNIV * PAGE_SIZE_4K, hs_mem.end,
+				   hs_mem.witness };
+	const uint64_t size[] = { PAGE_SIZE_2M, PAGE_SIZE_2M - HM_UNIV * PAGE_SIZE_4K,
+				  PAGE_SIZE_2M, PAGE_SIZE_2M };
+
+	if (hm_in_ring(pa, PAGE_SIZE_4K))
+		return false;                   /* it holds the records being answered */
+	for (unsigned i = 0; i < sizeof(chunk) / sizeof(chunk[0]); i++)
+		if (pa >= chunk[i] && pa - chunk[i] < size[i])
+			return true;
+	return false;
+}
+
+/*
+ * A refused RELEASE took nothing away: the workload's stamped frames it
+ * named (the first 64) still hold the pattern.  (Universe frames: the
+ * model's check after the doorbell.)
+ */
+static void hm_release_kept(const struct pv_mmu_rec *r, int st)
+{
+	uint64_t pa = r->ptep & ~0xfffull;
+	uint32_t n = r->count < 64 ? (r->count ? r->count : 1) : 64;
+
+	for (uint32_t i = 0; i < n && pa < hs_mem.ram_end; i++, pa += PAGE_SIZE_4K) {
+		uint64_t a;
+
+		if (!hm_stamped(pa))
+			continue;
+		a = hs_pattern_find(pa, pa + PAGE_SIZE_4K);
+		hs_check(a == pa + PAGE_SIZE_4K, "refused RELEASE (status %d) of %u frames at 0x%lx: "
+			 "0x%lx holds 0x%lx now", st, r->count, (unsigned long)r->ptep,
+			 (unsigned long)a, a < pa + PAGE_SIZE_4K ?
+			 (unsigned long)*(const uint64_t *)(uintptr_t)a : 0ul);
 	}
 }
 
@@ -620,15 +712,64 @@ static uint64_t hm_gen_va(void)
 		       0x10000000000ull + (hs_below(4096) << 12), hs_rand() | 0xfff);
 }
 
+/*
+ * A RELEASE: of universe frames (applied unless a pinned one is among
+ * them), or one that must be refused, naming pages that hold the pattern
+ * (data frames, RAM's last frames) so that a wrong release shows: a pinned
+ * table, the ring, an unaligned start, count 0 or too large, a run past
+ * the end of RAM, beyond RAM, wrapping.  Never a run that could be applied
+ * outside the universe.
+ */
+static void hm_gen_release(struct pv_mmu_rec *r)
+{
+	uint64_t end = hs_mem.ram_end, ring = hm_ring_at();
+	unsigned k = hs_below(100), i, p;
+
+	r->ptep = hm.univ + (HM_DATA + hs_below(HM_DATA - 4)) * PAGE_SIZE_4K;
+	r->count = 1 + hs_below(4);
+	if (k < 20) {
+		i = hs_below(HM_UNIV);
+		r->ptep = hm_u(i);
+		r->count = 1 + hs_below(HM_UNIV - i);
+	} else if (k < 30) {
+		i = hm_pick_frame(true, 0);
+		r->ptep = hm_u(i);
+		r->count = 1 + hs_below(HM_UNIV - i);
+	} else if (k < 38 && ring != ~0ull) {
+		p = (uint32_t)((((ring + hm_ring_bytes(hm.nr) + 0xfff) & ~0xfffull) -
+				(ring & ~0xfffull)) >> 12);
+		r->ptep = (ring & ~0xfffull) + hs_below(p) * PAGE_SIZE_4K;
+	} else if (k < 52) {
+		r->ptep += HS_PICK(8, 0x800, 1, 0xff8, 0x10);
+	} else if (k < 62) {
+		r->count = 0;
+	} else if (k < 72) {
+		r->count = (uint32_t)HS_PICK(PV_MMU_RELEASE_MAX + 1,
+					     PV_MMU_RELEASE_MAX + 1 + hs_below(1000),
+					     0x80000000ull, 0xffffffffull);
+	} else if (k < 88) {
+		p = 1 + hs_below(4);
+		r->ptep = end - p * PAGE_SIZE_4K;
+		r->count = p + 1 + hs_below(8);
+	} else {
+		r->ptep = HS_PICK(end, end + PAGE_SIZE_4K * hs_below(1000), ~0xfffull,
+				  ~0xfffull - PAGE_SIZE_4K * hs_below(4), 1ull << 52);
+		r->count = (uint32_t)HS_PICK(1, 2, 1 + hs_below(64), PV_MMU_RELEASE_MAX);
+	}
+	r->level = (uint8_t)hs_rand();          /* level, val and mask are ignored */
+	r->val = hs_pct(80) ? 0 : hs_rand();
+	r->mask = hs_pct(80) ? 0 : hs_rand();
+}
+
 static void hm_gen_rec(struct pv_mmu_rec *r)
 {
 	unsigned k = hs_below(100), idx;
 
 	memset(r, 0, sizeof(*r));
-	r->op = k < 14 ? PV_MMU_SET : k < 34 ? PV_MMU_MAP : k < 46 ? PV_MMU_PROTECT :
-		k < 56 ? PV_MMU_CLEAR : k < 70 ? PV_MMU_PIN : k < 80 ? PV_MMU_UNPIN :
-		k < 90 ? PV_MMU_FLUSH_TLB :
-		(uint8_t)HS_PICK(0, 8, 9, 0x7f, 0x80, 0xff, 8 + hs_below(248));
+	r->op = k < 14 ? PV_MMU_SET : k < 32 ? PV_MMU_MAP : k < 44 ? PV_MMU_PROTECT :
+		k < 54 ? PV_MMU_CLEAR : k < 67 ? PV_MMU_PIN : k < 76 ? PV_MMU_UNPIN :
+		k < 84 ? PV_MMU_FLUSH_TLB : k < 92 ? PV_MMU_RELEASE :
+		(uint8_t)HS_PICK(0, 9, 0x7f, 0x80, 0xff, 9 + hs_below(247));
 	r->level = hs_pct(94) ? 1 + hs_below(4) : (uint8_t)HS_PICK(0, 5, 7, 0xff, hs_rand());
 	switch (r->op) {
 	case PV_MMU_PIN:
@@ -650,6 +791,9 @@ static void hm_gen_rec(struct pv_mmu_rec *r)
 		}
 		r->ptep = hs_pct(80) ? 0 : hs_rand();
 		r->level = (uint8_t)hs_rand();                          /* ignored */
+		break;
+	case PV_MMU_RELEASE:
+		hm_gen_release(r);
 		break;
 	default:
 		r->ptep = hm_gen_ptep(r->level, &idx);
@@ -698,7 +842,7 @@ void hm_setup_fill(struct pv_mmu_setup *s, uint32_t *expect)
 	int t;
 
 	s->version = hs_pct(88) ? PV_ABI_VERSION :
-		     (uint32_t)HS_PICK(0, 2, 0xffffffffull, hs_rand());
+		     (uint32_t)HS_PICK(0, PV_ABI_VERSION + 1, 0xffffffffull, hs_rand());
 	if (k >= 80 && k < 94) {
 		t = hm_pick_frame(true, 0);     /* refused: pinned or mapped writable */
 		if (hm.kind[t] || hm_mapped_writable(hm_u(t))) {
@@ -800,6 +944,13 @@ static void hm_check_batch(struct pv_mmu_ring *h, uint32_t count)
 			rejected++;
 			if (st > 0 && st < PV_MMU_NR_STATUS)
 				hs_n.reason[st]++;
+		}
+		if (r.op == PV_MMU_RELEASE && st == PV_MMU_OK) {
+			hs_n.released_recs++;
+			hs_n.released_pages += r.count;
+		} else if (r.op == PV_MMU_RELEASE) {
+			hs_n.release_rejected++;
+			hm_release_kept(&r, st);
 		}
 		hs_snap_accept((uint64_t)(uintptr_t)&h->rec[i].status, sizeof(h->rec[i].status));
 	}

@@ -42,6 +42,15 @@ hostile_run() {
 		"$what: every rejected record and refused doorbell counted by reason"
 	expect_json "$J" '.pvmmu.doorbells >= .guest.hostile_doorbells and .pvmmu.records >= .guest.hostile_records' \
 		"$what: doorbells and records counted"
+	expect_json "$J" '.guest as $g | .released.requests == $g.hostile_released_records
+		and .released.pages == $g.hostile_released_pages' "$what: applied releases counted"
+	expect_json "$J" '.guest as $g | .balloon.requests == $g.hostile_balloon_requests
+		and .balloon.rejected == $g.hostile_balloon_rejected
+		and .balloon.inflated_bytes == $g.hostile_balloon_inflated_bytes
+		and .balloon.deflated_bytes == $g.hostile_balloon_deflated_bytes
+		and .balloon.current_bytes == 0' "$what: balloon requests counted, refused ones by status"
+	expect_json "$J" '.released.requests > 0 and .balloon.rejected > 0 and .guest.hostile_release_rejected > 0' \
+		"$what: it did attack releases and the balloon"
 	expect_json "$J" '.hypercalls.bad > 0 and .exits.unknown_port > 0 and .exits.unknown_mmio > 0
 		and .pvmmu.rejected > 0 and .pvmmu.applied > 0 and .pvmmu.rejected_by_reason.bad_ring > 0' \
 		"$what: it did attack"

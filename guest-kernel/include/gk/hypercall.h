@@ -39,6 +39,19 @@ int hc_report(struct pv_report *r);
 void __attribute__((noreturn)) hc_assert(const char *file, unsigned line,
 					 const char *msg);
 
+/*
+ * PV_HC_BALLOON: op (enum pv_balloon_op) on count ranges (0 for QUERY, at
+ * most PV_BALLOON_RANGES).  The VMM's status (PV_OK or PV_E*; -1 if it did
+ * not answer); the whole reply (target_bytes, current_bytes) in *out unless
+ * out is NULL.  The VMM validates the request whole: on an error nothing
+ * changed.
+ */
+int hc_balloon(uint32_t op, const struct pv_balloon_range *ranges, uint32_t count,
+	       struct pv_balloon *out);
+
+/* PV_HC_MEMINFO: what guest RAM costs the host now, in *out; the status (as hc_balloon). */
+int hc_meminfo(struct pv_meminfo *out);
+
 /* End the VM with status code & 0xff.  Never returns. */
 void __attribute__((noreturn)) hc_exit(uint32_t code);
 

@@ -87,6 +87,21 @@ void mm_flush_tlb(uint64_t va, uint64_t pages);
 void mm_pin(uint64_t table, int level);
 void mm_unpin(uint64_t table, int level);
 
+/*
+ * The contents of n 4 KiB frames from pa (page-aligned, inside RAM) are
+ * dead: the VMM drops them from host memory and swap, and the next access
+ * reads zeros (PV_MMU_RELEASE, split into records of at most
+ * PV_MMU_RELEASE_MAX frames).  The frames stay the caller's; unmap them
+ * first if they are mapped.  Queued like the other operations: batched, in
+ * the current lazy section (an unmap and the release of its frames leave in
+ * one doorbell; the release follows the unmap in the batch); immediate and
+ * off, one record and doorbell each (mode off registers the ring the first
+ * time: PTE writes stay direct, releases go through the channel).  From
+ * ring 3 in off and immediate, ONE system call.  A rejected record fails
+ * the VM, as any rejected record does.
+ */
+void mm_release_frames(uint64_t pa, uint64_t n);
+
 /* Lazy MMU sections nest; leaving the outermost one sends the batch. */
 void mm_lazy_enter(void);
 void mm_lazy_leave(void);

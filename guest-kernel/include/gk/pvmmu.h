@@ -9,7 +9,9 @@
  * record and scattered frames degrade to one record per PTE.  It keeps, per
  * level, the [lowest, highest) PTE address the queue writes, so a PTE read
  * can tell in O(1) whether it must flush first (pvmmu_pending).  TLB work
- * is collected as one VA range and sent as one FLUSH_TLB record.
+ * is collected as one VA range and sent as one FLUSH_TLB record.  RELEASE
+ * records name frames, not PTEs: they stay out of the envelope and extend
+ * the last RELEASE when the frames continue it.
  *
  * pvmmu_flush() rings the doorbell: from ring 3 through the system-call trap
  * (the TLB flush needs CPL0), at CPL0 directly.  The CPL0 part is
@@ -83,6 +85,12 @@ void pvmmu_queue(unsigned op, unsigned level, uint64_t ptep, uint32_t count,
  */
 void pvmmu_queue_resync(uint64_t table, int whole_clear);
 
+/*
+ * Any CPL: queue PV_MMU_RELEASE of count frames from pa (1..PV_MMU_RELEASE_MAX);
+ * the frames after the last queued RELEASE extend it, O(1).
+ */
+void pvmmu_queue_release(uint64_t pa, uint32_t count);
+
 /* Any CPL: the next doorbell's batch must flush [va, va + pages * 4 KiB). */
 void pvmmu_queue_tlb(uint64_t va, uint64_t pages);
 
@@ -110,6 +118,13 @@ void pvmmu_bell_cpl0(void);
  */
 void pvmmu_immediate(unsigned op, unsigned level, uint64_t ptep, uint64_t val, uint64_t mask,
 		     int resync);
+
+/*
+ * Any CPL, modes off and immediate: one PV_MMU_RELEASE record of count
+ * frames from pa with its own doorbell, checked (a rejection fails the VM).
+ * The ring must be registered and the queue empty.
+ */
+void pvmmu_release_now(uint64_t pa, uint32_t count);
 
 /* Any CPL, for the hostile-guest test: the bare port write, no checks. */
 void pvmmu_bell_raw(void);

@@ -32,7 +32,7 @@ struct workload {
 };
 
 extern const struct workload wl_hello, wl_exitloop, wl_memtest, wl_fault, wl_ptebench, wl_memtouch,
-	wl_pvmmu_attack, wl_hostile;
+	wl_pvmmu_attack, wl_hostile, wl_mapwalk, wl_balloon;
 
 /*
  * Ring 3, at boot (frame allocator ready): parse the bootargs, choose the
@@ -40,7 +40,7 @@ extern const struct workload wl_hello, wl_exitloop, wl_memtest, wl_fault, wl_pte
  */
 int workload_select(const char *bootargs);
 
-/* CPL0: run the chosen workload; its exit code. */
+/* CPL0: run the chosen workload, then queue the balloon's metrics; its exit code. */
 int workload_run(void);
 
 /* The value of key, or NULL. */
