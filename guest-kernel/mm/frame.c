@@ -188,3 +188,22 @@ bool frame_can_alloc(uint64_t n2m, uint64_t n4k)
 		return false;
 	return n2m <= frame_nfree && extra <= frame_nfree - n2m;
 }
+
+uint64_t *frame_alloc_2m_list(uint64_t n, uint64_t n4k)
+{
+	uint64_t *list;
+
+	if (n > (PAGE_SIZE_2M / sizeof(*list)) || !frame_can_alloc(n + 1, n4k))
+		return NULL;
+	list = (uint64_t *)(uintptr_t)frame_alloc_2m();
+	for (uint64_t i = 0; i < n; i++)
+		list[i] = frame_alloc_2m();
+	return list;
+}
+
+void frame_free_2m_list(uint64_t *list, uint64_t keep_n)
+{
+	for (uint64_t i = 0; i < keep_n; i++)
+		frame_free_2m(list[i]);
+	frame_free_2m((uint64_t)(uintptr_t)list);
+}

@@ -33,8 +33,7 @@
 
 struct bw_ctx {
 	uint64_t size, n;               /* bytes; 2 MiB frames */
-	uint64_t *frames;               /* in the bookkeeping chunk `book` */
-	uint64_t book;
+	uint64_t *frames;               /* frame_alloc_2m_list */
 	uint64_t errors;
 };
 
@@ -114,17 +113,12 @@ static bool bw_query(struct bw_ctx *c, struct pv_balloon *q, const char *when)
 /* The frames and a chunk for their list; false (printed) when memory is short. */
 static bool bw_alloc(struct bw_ctx *c)
 {
-	if (!frame_can_alloc(c->n + 1, c->size / PAGE_SIZE_1G + 2)) {
+	c->frames = frame_alloc_2m_list(c->n, c->size / PAGE_SIZE_1G + 2);
+	if (!c->frames)
 		printf("guest: balloon: size=%lu MiB needs %lu MiB of free 2 MiB frames, %lu MiB free\n",
 		       (unsigned long)(c->size >> 20), (unsigned long)((c->n + 1) * 2),
 		       (unsigned long)(frame_free_bytes() >> 20));
-		return false;
-	}
-	c->book = frame_alloc_2m();
-	c->frames = (uint64_t *)(uintptr_t)c->book;
-	for (uint64_t i = 0; i < c->n; i++)
-		c->frames[i] = frame_alloc_2m();
-	return true;
+	return c->frames != NULL;
 }
 
 static long bw_user(void *arg)
@@ -180,9 +174,8 @@ static long bw_user(void *arg)
 	bw_fill(c, 2);
 	bw_expect(c, 2, "a new pattern after deflating");
 	mm_clear_range(PT_LEVEL_2M, BW_BASE, c->n);
-	for (uint64_t i = 0; i < c->n && st == PV_OK; i++)
-		frame_free_2m(c->frames[i]);    /* not while the host may still hold them */
-	frame_free_2m(c->book);
+	/* a chunk the host may still hold goes back to the allocator only if deflated */
+	frame_free_2m_list(c->frames, st == PV_OK ? c->n : 0);
 out:
 	report("balloon_bytes", (int64_t)c->size, 0);
 	report("alloc_before", (int64_t)a0.allocated_bytes, 0);

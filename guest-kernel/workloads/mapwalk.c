@@ -45,8 +45,7 @@
 struct mapwalk_ctx {
 	uint64_t size, chunk, passes, release;
 	uint64_t nframes, per_chunk, chunks, pages;     /* per_chunk: 2 MiB frames */
-	uint64_t *frames;               /* in the bookkeeping chunk `book` */
-	uint64_t book;
+	uint64_t *frames;               /* frame_alloc_2m_list */
 	uint64_t errors;
 	uint64_t bad_page, bad_pass, bad_word, bad_found, bad_want;     /* the first bad page */
 	int64_t alloc_drop, swap_drop;  /* release pass: signed sums over its sections */
@@ -212,17 +211,12 @@ static bool mw_alloc(struct mapwalk_ctx *c)
 	/* Page tables: one per 2 MiB of window, a PD per GiB, slack for the walk. */
 	uint64_t tables = c->per_chunk + c->chunk / PAGE_SIZE_1G + 2;
 
-	if (!frame_can_alloc(c->nframes + 1, tables)) {
+	c->frames = frame_alloc_2m_list(c->nframes, tables);
+	if (!c->frames)
 		printf("guest: mapwalk: size=%lu MiB needs %lu MiB of free 2 MiB frames and page "
 		       "tables, %lu MiB free\n", (unsigned long)(c->size >> 20),
 		       (unsigned long)((c->nframes + 1) * 2), (unsigned long)(frame_free_bytes() >> 20));
-		return false;
-	}
-	c->book = frame_alloc_2m();
-	c->frames = (uint64_t *)(uintptr_t)c->book;
-	for (uint64_t i = 0; i < c->nframes; i++)
-		c->frames[i] = frame_alloc_2m();
-	return true;
+	return c->frames != NULL;
 }
 
 static long mapwalk_user(void *arg)
@@ -245,9 +239,7 @@ static long mapwalk_user(void *arg)
 			c->release_cycles = t;
 	}
 	mw_report(c);
-	for (uint64_t i = 0; i < c->nframes; i++)
-		frame_free_2m(c->frames[i]);
-	frame_free_2m(c->book);
+	frame_free_2m_list(c->frames, c->nframes);
 	return c->errors ? 1 : 0;
 }
 

@@ -63,6 +63,17 @@ expect_json() {
 	if [ "$v" = "true" ]; then ok; else fail "$3: jq '$2' gave '$v'"; fi
 }
 
+# refused PATTERN WHAT VMM-ARGS...: a bad command line: status 2, one line on
+# stderr matching PATTERN (refused before /dev/kvm is opened: no KVM needed)
+refused() {
+	local pat=$1 what=$2
+	shift 2
+	run_vmm "$@"
+	expect_status 2 "$what"
+	expect_err_lines 1 "$what"
+	expect_err "$pat" "$what"
+}
+
 finish() {
 	echo "$CHECKS passed, $FAILS failed"
 	[ "$FAILS" -eq 0 ]

@@ -8,19 +8,11 @@ SW=$TMP/swapdir
 mkdir -p "$SW"
 MIB=1048576
 
-# bad options: one line, status 2 (refused before /dev/kvm is opened)
-bad() {
-	local pat=$1 what=$2
-	shift 2
-	run_vmm "$@"
-	expect_status 2 "$what"
-	expect_err_lines 1 "$what"
-	expect_err "$pat" "$what"
-}
-bad "--prefault needs --swap" "--prefault without --swap" -m 64M --prefault on "$GUEST"
-bad "--prefault 'yes': expected on or off" "--prefault yes" -m 64M --swap "$SW" --resident 8M --prefault yes "$GUEST"
-bad "--balloon '3M': expected a size that is a multiple of 2M" "--balloon 3M" -m 64M --balloon 3M "$GUEST"
-bad "--balloon 65536K is not below --memory 65536K" "--balloon as large as RAM" -m 64M --balloon 64M "$GUEST"
+# bad combinations: one line, status 2, nothing started
+refused "--prefault needs --swap" "--prefault without --swap" -m 64M --prefault on "$GUEST"
+refused "--prefault 'yes': expected on or off" "--prefault yes" -m 64M --swap "$SW" --resident 8M --prefault yes "$GUEST"
+refused "--balloon '3M': expected a size that is a multiple of 2M" "--balloon 3M" -m 64M --balloon 3M "$GUEST"
+refused "--balloon 65536K is not below --memory 65536K" "--balloon as large as RAM" -m 64M --balloon 64M "$GUEST"
 
 need_kvm
 

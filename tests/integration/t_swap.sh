@@ -6,29 +6,21 @@ source "$(dirname "$0")/lib.sh" "$@"
 SW=$TMP/swapdir         # --swap DIR: the swap file is made there, unnamed
 mkdir -p "$SW"
 
-# bad combinations: one line, status 2, nothing started (no /dev/kvm needed: refused before it)
-bad() {
-	local pat=$1 what=$2
-	shift 2
-	run_vmm "$@"
-	expect_status 2 "$what"
-	expect_err_lines 1 "$what"
-	expect_err "$pat" "$what"
-}
-bad "resident" "--swap without --resident" -m 64M --swap "$SW" "$GUEST"
-bad "swap" "--resident without --swap" -m 64M --resident 8M "$GUEST"
-bad "resident" "--resident 0" -m 64M --swap "$SW" --resident 0 "$GUEST"
-bad "resident" "--resident equal to RAM" -m 64M --swap "$SW" --resident 64M "$GUEST"
-bad "resident" "--resident above RAM" -m 64M --swap "$SW" --resident 1G "$GUEST"
-bad "aging" "--aging bogus" -m 64M --swap "$SW" --resident 8M --aging lru "$GUEST"
-bad "$TMP/no/dir: cannot make a swap file there: No such file" "a missing swap directory" -m 64M --swap "$TMP/no/dir" --resident 8M "$GUEST"
+# bad combinations: one line, status 2, nothing started
+refused "resident" "--swap without --resident" -m 64M --swap "$SW" "$GUEST"
+refused "swap" "--resident without --swap" -m 64M --resident 8M "$GUEST"
+refused "resident" "--resident 0" -m 64M --swap "$SW" --resident 0 "$GUEST"
+refused "resident" "--resident equal to RAM" -m 64M --swap "$SW" --resident 64M "$GUEST"
+refused "resident" "--resident above RAM" -m 64M --swap "$SW" --resident 1G "$GUEST"
+refused "aging" "--aging bogus" -m 64M --swap "$SW" --resident 8M --aging lru "$GUEST"
+refused "$TMP/no/dir: cannot make a swap file there: No such file" "a missing swap directory" -m 64M --swap "$TMP/no/dir" --resident 8M "$GUEST"
 echo "precious data" >"$TMP/precious.txt"
-bad "precious.txt: not a directory" "a file as --swap" -m 64M --swap "$TMP/precious.txt" --resident 8M "$GUEST"
+refused "precious.txt: not a directory" "a file as --swap" -m 64M --swap "$TMP/precious.txt" --resident 8M "$GUEST"
 if [ "$(cat "$TMP/precious.txt")" = "precious data" ]; then ok; else fail "a refused --swap file was changed"; fi
 
 # an unwritable place (a read-only tmpfs): refused before the guest starts
 if mkdir -p "$TMP/ro" && mount -t tmpfs -o ro,size=64k tmpfs "$TMP/ro" 2>/dev/null; then
-	bad "Read-only file system" "swap file on a read-only file system" -m 64M --swap "$TMP/ro" --resident 8M "$GUEST"
+	refused "Read-only file system" "swap file on a read-only file system" -m 64M --swap "$TMP/ro" --resident 8M "$GUEST"
 	umount "$TMP/ro"
 else
 	echo "note: cannot mount a tmpfs here (not root?): read-only case not run"

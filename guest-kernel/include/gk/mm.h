@@ -58,6 +58,15 @@ uint64_t frame_free_bytes(void);
 /* Whether n2m chunks and then n4k 4 KiB frames can still be allocated. */
 bool frame_can_alloc(uint64_t n2m, uint64_t n4k);
 
+/*
+ * n 2 MiB chunks and their list (kept in one more chunk, reached through the
+ * identity map), if those and then n4k 4 KiB frames can be allocated; NULL
+ * otherwise.  frame_free_2m_list frees the first `keep_n` chunks of the list
+ * and the list's own chunk (a chunk the host may still hold is not freed).
+ */
+uint64_t *frame_alloc_2m_list(uint64_t n, uint64_t n4k);
+void frame_free_2m_list(uint64_t *list, uint64_t keep_n);
+
 /* The full identity map is live: frame_alloc_4k may use any chunk. */
 void frame_boot_done(void);
 
