@@ -3,7 +3,7 @@
  * Per-page state of guest RAM in swap mode, the page locks, and the resident
  * accounting against the limit.
  *
- * One 32-bit word per 4 KiB page: a kind, three flags and a pin count.
+ * One 32-bit word per 4 KiB page: a kind, flags and a pin count.
  *
  *   ABSENT    never touched: a hole in the memfd, no swap copy
  *   RESIDENT  in the memfd (REF: touched since the hand last passed; AGE: see
