@@ -200,6 +200,7 @@ static Suite *balloon_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);     /* RAM compared whole per refusal: slow under ASan */
 	tcase_add_test(tc, query);
 	tcase_add_test(tc, inflate_deflate);
 	tcase_add_test(tc, refusals);
