@@ -292,6 +292,57 @@ START_TEST(mmio_unknown)
 END_TEST
 
 /* The PV MMU ports: setup and doorbell, per vCPU, with their counters. */
+START_TEST(balloon_meminfo_hypercalls)
+{
+	struct pv_meminfo *mi = gpa(0x200000, sizeof(*mi));
+	struct pv_balloon *b = gpa(0x300000, sizeof(*b));
+
+	memset(gpa(0x400000, 4 << 20), 0x5a, 4 << 20);
+	memset(b, 0, sizeof(*b));       /* its page is allocated before the first meminfo */
+	*mi = (struct pv_meminfo){ .version = PV_ABI_VERSION, .status = -1, .swap_bytes = 7 };
+	ck_assert_int_eq(outl(PV_HC_MEMINFO, 0x200000), VCPU_CONTINUE);
+	ck_assert_int_eq(mi->status, PV_OK);
+	ck_assert_uint_eq(mi->ram_bytes, cfg.mem_size);
+	ck_assert_uint_ge(mi->allocated_bytes, 4 << 20);
+	ck_assert_uint_eq(mi->resident_bytes, mi->allocated_bytes);
+	ck_assert_uint_eq(mi->swap_bytes, 0);
+
+	/* inflate [4M, 8M): the host's memory drops by 4M */
+	*b = (struct pv_balloon){ .version = PV_ABI_VERSION, .op = PV_BALLOON_INFLATE, .count = 1,
+				  .range = { { 0x400000, 4 << 20 } }, .status = -1 };
+	ck_assert_int_eq(outl(PV_HC_BALLOON, 0x300000), VCPU_CONTINUE);
+	ck_assert_int_eq(b->status, PV_OK);
+	ck_assert_uint_eq(b->current_bytes, 4 << 20);
+	{
+		uint64_t before = mi->allocated_bytes;
+
+		ck_assert_int_eq(outl(PV_HC_MEMINFO, 0x200000), VCPU_CONTINUE);
+		ck_assert_uint_le(mi->allocated_bytes + (4 << 20), before);
+	}
+	ck_assert_uint_eq(atomic_load(&vm.hc.bad), 0);
+
+	/* refused: counted once each, OUT fields only */
+	mi->version = PV_ABI_VERSION + 1;
+	ck_assert_int_eq(outl(PV_HC_MEMINFO, 0x200000), VCPU_CONTINUE);
+	ck_assert_int_eq(mi->status, PV_EVERSION);
+	ck_assert_uint_eq(mi->ram_bytes, 0);
+	ck_assert_uint_eq(atomic_load(&vm.hc.bad), 1);
+	b->op = PV_BALLOON_INFLATE;             /* again: the unit is held */
+	ck_assert_int_eq(outl(PV_HC_BALLOON, 0x300000), VCPU_CONTINUE);
+	ck_assert_int_eq(b->status, PV_EBUSY);
+	ck_assert_uint_eq(b->current_bytes, 4 << 20);
+	ck_assert_uint_eq(atomic_load(&vm.hc.bad), 2);
+	ck_assert_uint_eq(vm.balloon.c.rejected, 1);
+	ck_assert_int_eq(outl(PV_HC_BALLOON, (uint32_t)cfg.mem_size - 8), VCPU_CONTINUE);
+	ck_assert_int_eq(outl(PV_HC_MEMINFO, 0xfffffff8u), VCPU_CONTINUE);
+	ck_assert_uint_eq(atomic_load(&vm.hc.bad), 4);
+	ck_assert_uint_eq(vm.balloon.c.requests, 2);    /* a struct outside RAM is no request */
+	ck_assert_uint_eq(atomic_load(&vm.hc.balloon), 3);
+	ck_assert_uint_eq(atomic_load(&vm.hc.meminfo), 4);
+	ck_assert(!vm_ended(&vm));
+}
+END_TEST
+
 START_TEST(pvmmu_hypercalls)
 {
 	struct pv_mmu_setup *s = gpa(0x200000, sizeof(*s));
@@ -399,6 +450,7 @@ static Suite *exit_suite(void)
 	tcase_add_test(tc, fatal_exits);
 	tcase_add_test(tc, mmio_unknown);
 	tcase_add_test(tc, pvmmu_hypercalls);
+	tcase_add_test(tc, balloon_meminfo_hypercalls);
 	tcase_add_test(tc, pvmmu_table_quiet);
 	suite_add_tcase(s, tc);
 	return s;
