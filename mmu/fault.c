@@ -741,11 +741,13 @@ static void fault_pf_serve(struct fault_worker *w)
 		f->pf_head = (f->pf_head + 1) % FAULT_PF_QUEUE;
 		f->pf_len--;
 		pthread_mutex_unlock(&f->pf_mu);
-		for (uint64_t k = 0, m; k < run.n; k += m) {
+		for (uint64_t k = 0, m, reads = 0; k < run.n; k += m) {
 			enum page_kind kind = page_kind(pages_get(f->pages, run.first + k));
+			/* the first read short: the guest starts on the run's first pages sooner */
+			uint64_t max = kind != PAGE_SWAPPED ? run.n : reads++ ? RA_MAX : FAULT_PF_HEAD;
 
 			m = 1;
-			while (k + m < run.n && (kind != PAGE_SWAPPED || m < RA_MAX) &&
+			while (k + m < run.n && m < max &&
 			       page_kind(pages_get(f->pages, run.first + k + m)) == kind)
 				m++;
 			if (atomic_load(&f->swap->abort)) {

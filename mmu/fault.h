@@ -53,6 +53,7 @@ struct uffd;
 #define FAULT_RA_KEEP   16u     /* pages of room read-ahead leaves for faults */
 #define FAULT_SPIN_US   200     /* see fault_thread() */
 #define FAULT_PF_QUEUE  64u     /* prefault runs waiting for worker 0 */
+#define FAULT_PF_HEAD   16u     /* pages: a prefault run's first read */
 
 /* One read in flight: the faulting page alone, or a read-ahead window. */
 struct fault_req {
