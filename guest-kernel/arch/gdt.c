@@ -5,8 +5,10 @@
  * RFLAGS.IOPL; this nested host masks IOPL at CPL3 but lets `out` through
  * (slowly) anyway.  Everything here is static data: boot cost is a few stores.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <gk/arch.h>
+#include <gk/proc.h>
 
 struct tss64 {
 	uint32_t reserved0;
@@ -74,4 +76,10 @@ void gdt_init(void)
 		: : "m"(gdtr), "r"((uint64_t)GDT_KERNEL_DS), "i"(GDT_KERNEL_CS),
 		  "r"((uint64_t)GDT_TSS)
 		: "rax", "memory");
+}
+
+/* CPL0.  The bitmap is read at each I/O check: moving its base past the limit denies every port. */
+void gdt_user_ports(bool on)
+{
+	gdt_tss.tss.iomap_base = on ? sizeof(struct tss64) : 0xffff;
 }

@@ -1,6 +1,12 @@
-/* Exceptions: every one that reaches C is fatal and reported to the VMM. */
+/*
+ * Exceptions: a process's system call (usys_trap) goes to proc_syscall; an
+ * exception at CPL3 in a process kills that process (proc_kill_current);
+ * every other one that reaches C (CPL0, or init: the library OS) is fatal
+ * and reported to the VMM.
+ */
 #include <gk/arch.h>
 #include <gk/assert.h>
+#include <gk/proc.h>
 #include <gk/x86.h>
 
 static const char *const traps_names[TRAP_VECTORS] = {
@@ -16,6 +22,12 @@ void traps_handle(struct trap_frame *f)
 {
 	unsigned v = (unsigned)f->vector;
 
+	if (v == TRAP_SYSCALL) {
+		proc_syscall(f);
+		return;
+	}
+	if ((f->cs & 3) == 3 && proc_kill_current(f))
+		return;
 	if (traps_depth++) /* faulted while reporting a fault: give up quietly */
 		x86_halt_forever();
 	kassert_fail(__FILE__, __LINE__,

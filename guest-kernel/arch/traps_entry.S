@@ -7,6 +7,8 @@
  * CPL0 instruction is emulated on the nested-KVM host):
  *  - #UD from ring 3 at user_return_trap: user_run()'s "fn returned" signal
  *    (arch/user.c); at sys_trap: a system call (arch/syscall_entry.S).
+ *  - #UD from ring 3 at usys_trap: a process system call (gk/sysabi.h); it
+ *    takes the full frame (traps_common) because it may switch processes.
  *  - #PF and #GP from ring 3 at an instruction listed in the exception table
  *    (__extable, gk/probe.h): resume at its fixup with RAX = -EFAULT.
  */
@@ -35,6 +37,11 @@ traps_stub_ud:
 	je	sys_entry               /* RAX = nr, args in RDI RSI RDX R10 R8 */
 	cmpq	$user_return_trap, (%rsp)
 	je	user_return             /* RAX still holds the user's return value */
+	cmpq	$usys_trap, (%rsp)
+	jne	1f
+	pushq	$0                      /* a process system call: a full frame, */
+	pushq	$TRAP_SYSCALL           /* traps_handle -> proc_syscall */
+	jmp	traps_common
 1:	pushq	$0
 	pushq	$TRAP_UD
 	jmp	traps_common

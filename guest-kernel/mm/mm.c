@@ -179,6 +179,39 @@ void mm_unmap_user(uint64_t va, uint64_t len)
 	}
 }
 
+/*
+ * The processes' kernel half: own PDPT, own PD for GiB 0 (2 MiB pages
+ * without U) and own PT for [0, 2 MiB) (4 KiB pages; U and read-only on the
+ * user image, supervisor elsewhere); the other GiBs share the kernel's PDs
+ * (or 1 GiB pages) with U cleared in the PDPT entry, which is enough: a
+ * user access needs U at every level.
+ */
+static uint64_t mm_pk_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t mm_pk_pd[512] __attribute__((aligned(4096)));
+static uint64_t mm_pk_pt[512] __attribute__((aligned(4096)));
+
+uint64_t mm_proc_kernel_pdpt(void)
+{
+	extern char __user_start[], __user_end[];
+	uint64_t us = (uint64_t)(uintptr_t)__user_start, ue = (uint64_t)(uintptr_t)__user_end;
+
+	if (mm_pk_pdpt[0])
+		return (uint64_t)(uintptr_t)mm_pk_pdpt;
+	GUEST_ASSERT(ue <= PAGE_SIZE_2M && us % PAGE_SIZE_4K == 0);
+	for (uint64_t i = 0; i < 512; i++) {
+		uint64_t pa = i * PAGE_SIZE_4K;
+
+		mm_pk_pt[i] = pa | PTE_P | (pa >= us && pa < ue ? PTE_U : PTE_W);
+	}
+	for (uint64_t i = 1; i < 512 && (i << 21) < mm_ram_end; i++)
+		mm_pk_pd[i] = (i << 21) | PTE_P | PTE_W | PTE_PS;
+	mm_pk_pd[0] = (uint64_t)(uintptr_t)mm_pk_pt | PTE_P | PTE_W | PTE_U;
+	for (uint64_t g = 1; g < 512; g++)
+		mm_pk_pdpt[g] = mm_pdpt[g] & ~PTE_U;
+	mm_pk_pdpt[0] = (uint64_t)(uintptr_t)mm_pk_pd | PTE_P | PTE_W | PTE_U;
+	return (uint64_t)(uintptr_t)mm_pk_pdpt;
+}
+
 bool mm_can_map(uint64_t va, uint64_t len)
 {
 	uint64_t head = (PAGE_SIZE_2M - va % PAGE_SIZE_2M) % PAGE_SIZE_2M;

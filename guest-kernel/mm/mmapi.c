@@ -18,6 +18,7 @@
  */
 #include <pagevisor/abi.h>
 #include <pagevisor/pvmmu.h>
+#include <gk/aspace.h>
 #include <gk/assert.h>
 #include <gk/mm.h>
 #include <gk/mmapi.h>
@@ -40,10 +41,19 @@ int mm_must_forward(void)
 	return mm_mode != MM_MODE_BATCHED && x86_cpl() != 0;
 }
 
+/* The root rides in a1's bits 12 and up (page-aligned); 0 means the kernel's. */
+static long mm_forward_in(uint64_t *root, unsigned op, int level, uint64_t va, uint64_t n,
+			  uint64_t val, uint64_t mask)
+{
+	uint64_t r = root == pt_kernel_pml4 ? 0 : (uint64_t)(uintptr_t)root;
+
+	return sys_call(SYS_MM, (long)(r | op | (unsigned)level << 8), (long)va, (long)n,
+			(long)val, (long)mask);
+}
+
 long mm_forward(unsigned op, int level, uint64_t va, uint64_t n, uint64_t val, uint64_t mask)
 {
-	return sys_call(SYS_MM, (long)(op | (unsigned)level << 8), (long)va, (long)n,
-			(long)val, (long)mask);
+	return mm_forward_in(pt_kernel_pml4, op, level, va, n, val, mask);
 }
 
 uint64_t mm_read_pte(const uint64_t *ptep, int level)
@@ -323,19 +333,25 @@ static void mm_table_direct(const struct mm_range *r, uint64_t *p, uint64_t n, u
 	}
 }
 
-static long mm_range_run(struct mm_range *r, uint64_t va, uint64_t n)
+/*
+ * root: the kernel's PML4 (the workload region) or a process's (its user
+ * region, gk/aspace.h).  Both regions' tables below the PML4 are pinned.
+ */
+static long mm_range_run(uint64_t *root, struct mm_range *r, uint64_t va, uint64_t n)
 {
 	uint64_t size = mm_level_size(r->level);
 	int alloc = r->op == PV_MMU_MAP || r->op == MMOP_MAP_FRAMES;
+	uint64_t lo = root == pt_kernel_pml4 ? MM_WORKLOAD_BASE : AS_USER_BASE;
+	uint64_t hi = root == pt_kernel_pml4 ? MM_WORKLOAD_END : AS_USER_END;
 	long ret = 0;
 
 	GUEST_ASSERTF((r->level == 1 || r->level == 2) && va % size == 0 &&
-		      va >= MM_WORKLOAD_BASE && n <= (MM_WORKLOAD_END - va) / size,
+		      va >= lo && va < hi && n <= (hi - va) / size,
 		      "mm: bad range op %u level %d va 0x%lx n %lu", r->op, r->level,
 		      (unsigned long)va, (unsigned long)n);
 	while (n) {
 		uint64_t idx = (va / size) & 511, cnt = 512 - idx < n ? 512 - idx : n;
-		uint64_t *p = pt_walk(pt_kernel_pml4, va, r->level, alloc);
+		uint64_t *p = pt_walk(root, va, r->level, alloc);
 
 		if (p) {
 			if (mm_mode == MM_MODE_BATCHED)
@@ -364,64 +380,90 @@ static uint64_t mm_leaf_bits(int level, uint64_t flags)
 	return flags | PTE_P | (level > 1 ? PTE_PS : 0);
 }
 
-int mm_map_range(int level, uint64_t va, uint64_t n, uint64_t pa, uint64_t flags)
+int mm_map_range_in(uint64_t *root, int level, uint64_t va, uint64_t n, uint64_t pa,
+		    uint64_t flags)
 {
 	struct mm_range r = { PV_MMU_MAP, level, pa | mm_leaf_bits(level, flags), 0, 0 };
 
 	if (mm_must_forward())
-		return (int)mm_forward(PV_MMU_MAP, level, va, n, pa, flags);
-	return (int)mm_range_run(&r, va, n);
+		return (int)mm_forward_in(root, PV_MMU_MAP, level, va, n, pa, flags);
+	return (int)mm_range_run(root, &r, va, n);
 }
 
-int mm_map_frames(int level, uint64_t va, uint64_t n, const uint64_t *frames, uint64_t flags)
+int mm_map_frames_in(uint64_t *root, int level, uint64_t va, uint64_t n,
+		     const uint64_t *frames, uint64_t flags)
 {
 	struct mm_range r = { MMOP_MAP_FRAMES, level, 0, mm_leaf_bits(level, flags), frames };
 
 	if (mm_must_forward())
-		return (int)mm_forward(MMOP_MAP_FRAMES, level, va, n,
-				       (uint64_t)(uintptr_t)frames, flags);
-	return (int)mm_range_run(&r, va, n);
+		return (int)mm_forward_in(root, MMOP_MAP_FRAMES, level, va, n,
+					  (uint64_t)(uintptr_t)frames, flags);
+	return (int)mm_range_run(root, &r, va, n);
 }
 
-void mm_protect_range(int level, uint64_t va, uint64_t n, uint64_t set, uint64_t clear)
+void mm_protect_range_in(uint64_t *root, int level, uint64_t va, uint64_t n, uint64_t set,
+			 uint64_t clear)
 {
 	struct mm_range r = { PV_MMU_PROTECT, level, set, clear, 0 };
 
 	GUEST_ASSERTF(!((set | clear) & ~PV_PTE_PROT_BITS), "mm: protect bits 0x%lx/0x%lx",
 		      (unsigned long)set, (unsigned long)clear);
 	if (mm_must_forward()) {
-		mm_forward(PV_MMU_PROTECT, level, va, n, set, clear);
+		mm_forward_in(root, PV_MMU_PROTECT, level, va, n, set, clear);
 		return;
 	}
-	mm_range_run(&r, va, n);
+	mm_range_run(root, &r, va, n);
 }
 
-void mm_clear_range(int level, uint64_t va, uint64_t n)
+void mm_clear_range_in(uint64_t *root, int level, uint64_t va, uint64_t n)
 {
 	struct mm_range r = { PV_MMU_CLEAR, level, 0, 0, 0 };
 
 	if (mm_must_forward()) {
-		mm_forward(PV_MMU_CLEAR, level, va, n, 0, 0);
+		mm_forward_in(root, PV_MMU_CLEAR, level, va, n, 0, 0);
 		return;
 	}
-	mm_range_run(&r, va, n);
+	mm_range_run(root, &r, va, n);
+}
+
+int mm_map_range(int level, uint64_t va, uint64_t n, uint64_t pa, uint64_t flags)
+{
+	return mm_map_range_in(pt_kernel_pml4, level, va, n, pa, flags);
+}
+
+int mm_map_frames(int level, uint64_t va, uint64_t n, const uint64_t *frames, uint64_t flags)
+{
+	return mm_map_frames_in(pt_kernel_pml4, level, va, n, frames, flags);
+}
+
+void mm_protect_range(int level, uint64_t va, uint64_t n, uint64_t set, uint64_t clear)
+{
+	mm_protect_range_in(pt_kernel_pml4, level, va, n, set, clear);
+}
+
+void mm_clear_range(int level, uint64_t va, uint64_t n)
+{
+	mm_clear_range_in(pt_kernel_pml4, level, va, n);
 }
 
 long mm_syscall(long op_level, uint64_t va, uint64_t n, uint64_t val, uint64_t mask)
 {
 	unsigned op = (unsigned)op_level & 0xff;
-	int level = (int)(op_level >> 8);
+	int level = (int)(op_level >> 8 & 0xf);
+	uint64_t *root = (uint64_t)op_level >> 12 ?
+		(uint64_t *)(uintptr_t)((uint64_t)op_level & ~0xfffull) : pt_kernel_pml4;
 
+	/* Only the library OS reaches sys_trap (kernel .text): the root is trusted. */
 	switch (op) {
 	case PV_MMU_MAP:
-		return mm_map_range(level, va, n, val, mask);
+		return mm_map_range_in(root, level, va, n, val, mask);
 	case MMOP_MAP_FRAMES:
-		return mm_map_frames(level, va, n, (const uint64_t *)(uintptr_t)val, mask);
+		return mm_map_frames_in(root, level, va, n, (const uint64_t *)(uintptr_t)val, mask);
 	case PV_MMU_PROTECT:
-		mm_protect_range(level, va, n, val, mask);
+		mm_protect_range_in(root, level, va, n, val, mask);
 		return 0;
 	case PV_MMU_CLEAR:
-		mm_clear_range(level, va, n);
+		mm_clear_range_in(root, level, va, n);
 		return 0;
 	case PV_MMU_SET:
 		mm_set_pte((uint64_t *)(uintptr_t)n, level, val, va);

@@ -15,6 +15,7 @@
 
 #define TRAP_VECTORS  32
 #define TRAP_UD       6
+#define TRAP_SYSCALL  0x80    /* not a vector: traps_common's tag for usys_trap */
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

@@ -160,6 +160,12 @@ int mm_map_user(uint64_t va, uint64_t len);
  */
 void mm_unmap_user(uint64_t va, uint64_t len);
 
+/*
+ * The processes' shared kernel half (gk/aspace.h): a PDPT over the kernel's
+ * identity map without U, except the path to the user image.  Built by the
+ * first call (plain stores: no CR3 points at it yet), any CPL; its address.
+ */
+uint64_t mm_proc_kernel_pdpt(void);
 /* Whether mm_map_user(va, len) can succeed (page tables included). */
 bool mm_can_map(uint64_t va, uint64_t len);
 

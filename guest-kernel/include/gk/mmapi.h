@@ -13,10 +13,12 @@
  *              doorbell)
  *   auto       measure at boot and pick off or batched (mm/mmmode.c)
  *
- * Scope: the workload region (one PML4 entry at MM_WORKLOAD_BASE).  In modes
- * immediate and batched its PDPT, PDs and PTs are pinned at their level when
- * created and are only ever changed through the channel; the kernel PML4 and
- * the identity map are outside the channel (written directly, never pinned).
+ * Scope: the workload region (one PML4 entry at MM_WORKLOAD_BASE) and each
+ * process's user region (AS_USER_BASE, gk/aspace.h).  In modes immediate
+ * and batched their PDPTs, PDs and PTs are pinned at their level when
+ * created and are only ever changed through the channel; every PML4 and
+ * the identity maps (the kernel's, and the processes' shared supervisor
+ * copy) are outside the channel (written directly, never pinned).
  *
  * Range operations take a level (1: 4 KiB PTEs, 2: 2 MiB PDEs) and a number
  * of entries; they split at page-table boundaries: one record per table
@@ -76,6 +78,20 @@ void mm_protect_range(int level, uint64_t va, uint64_t n, uint64_t set, uint64_t
 
 /* Entries become 0. */
 void mm_clear_range(int level, uint64_t va, uint64_t n);
+/*
+ * The same four on the tree under root: the kernel's PML4 (the workload
+ * region: what the forms above use) or a process's (its user region,
+ * gk/aspace.h).  The target need not be the live CR3: without PCIDs a CR3
+ * load flushes the TLB, so entries of a tree that is not live are never
+ * cached.
+ */
+int mm_map_range_in(uint64_t *root, int level, uint64_t va, uint64_t n, uint64_t pa,
+		    uint64_t flags);
+int mm_map_frames_in(uint64_t *root, int level, uint64_t va, uint64_t n,
+		     const uint64_t *frames, uint64_t flags);
+void mm_protect_range_in(uint64_t *root, int level, uint64_t va, uint64_t n, uint64_t set,
+			 uint64_t clear);
+void mm_clear_range_in(uint64_t *root, int level, uint64_t va, uint64_t n);
 
 /* One entry (of a table at `level`, mapping va): *ptep = val, TLB flushed for va. */
 void mm_set_pte(uint64_t *ptep, int level, uint64_t val, uint64_t va);

@@ -1,0 +1,67 @@
+/*
+ * Processes (kernel/proc.c): a fixed table, a cooperative scheduler on the
+ * one vCPU, the system calls of gk/sysabi.h.
+ *
+ * Cooperative because nothing could preempt: the VMM creates no interrupt
+ * controller and no timer, so the kernel runs only when a process traps
+ * (a system call, or an exception).  A process runs until it yields, waits,
+ * exits or is killed.
+ *
+ * Slot 0 is init (pid 1): the library-OS workload that calls proc_create,
+ * running in ring 3 on the kernel's own tables (U identity map), trusted.
+ * Every other process runs on its own address space (gk/aspace.h) with
+ * IOPL 0 and no I/O ports (TSS bitmap off while it runs; this nested host
+ * lets `out` through from CPL3 anyway, an EPT host does not).
+ *
+ * The kernel keeps no state on its stack across a switch: a context is the
+ * trap frame (all registers) saved in the table, and a switch is a copy of
+ * two frames and a CR3 load at CPL0, O(PROC_MAX) for the next runnable.  A
+ * wait that must block rewinds RIP to the trap and re-executes the call
+ * when its parent is woken.
+ */
+#ifndef GK_PROC_H
+#define GK_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <gk/arch.h>
+
+#define PROC_MAX      16
+#define PROC_REGIONS  8         /* region 0: the stack; the rest mmap's */
+
+/*
+ * mmap maps eagerly at CPL0 in this step, so one call maps at most one
+ * page table's worth of entries (512 pages of its size): CPL0 work stays
+ * bounded per call.
+ */
+#define PROC_MMAP_MAX_PAGES 512
+
+/* Ring 3, init only: a process running entry(arg) (entry in .utext). pid, or -errno. */
+int proc_create(long (*entry)(long), long arg);
+/*
+ * Ring 3, init only: wait for a child to end (SYS_WAIT), then free its
+ * address space and slot natively; a killed child's message is printed
+ * here.  The child's pid (status in *status), or -ECHILD.
+ */
+int proc_wait(int *status);
+/* The pid's physical frame at user va, 0 if none (init only; tests). */
+uint64_t proc_lookup(int pid, uint64_t va);
+
+struct proc_stats {
+	uint64_t created, switches, syscalls, killed, bad_args;
+};
+extern struct proc_stats proc_stats;
+
+/* CPL0, from traps_handle: a usys_trap system call; f may become another process's frame. */
+void proc_syscall(struct trap_frame *f);
+/*
+ * CPL0, from traps_handle: an exception at CPL3.  A process (not init) is
+ * killed (status SYS_STATUS_KILLED | vector) and f becomes the next
+ * process's frame: true.  false: init or no process, the exception is fatal.
+ */
+bool proc_kill_current(struct trap_frame *f);
+
+/* arch/gdt.c: whether ring 3 may use I/O ports (the TSS bitmap). */
+void gdt_user_ports(bool on);
+
+#endif

@@ -1,0 +1,467 @@
+/*
+ * Processes and their system calls (contracts: gk/proc.h, gk/sysabi.h).
+ *
+ * CPL0 side (proc_syscall, proc_kill_current): each call does a bounded
+ * amount of work -- argument checks against at most PROC_REGIONS regions,
+ * a scan of PROC_MAX slots, a frame copy and a CR3 load -- except mmap,
+ * munmap and mprotect, which touch at most PROC_MMAP_MAX_PAGES entries.
+ * Ring-3 side (proc_create, proc_wait: init only): building and tearing
+ * down address spaces, natively.
+ */
+#include <string.h>
+#include <pagevisor/abi.h>
+#include <gk/aspace.h>
+#include <gk/assert.h>
+#include <gk/console.h>
+#include <gk/mm.h>
+#include <gk/mmapi.h>
+#include <gk/printf.h>
+#include <gk/proc.h>
+#include <gk/report.h>
+#include <gk/sysabi.h>
+#include <gk/x86.h>
+
+enum proc_state { PROC_FREE, PROC_RUNNABLE, PROC_WAITING, PROC_ZOMBIE, PROC_REAPING };
+
+struct proc_region {
+	uint64_t start, end;    /* end == 0: unused */
+	unsigned prot;
+	bool huge;
+};
+
+struct proc {
+	enum proc_state state;
+	int pid;
+	int parent;             /* slot */
+	int status;
+	bool init;
+	struct aspace as;
+	uint64_t cr3;
+	uint64_t mmap_next;
+	struct proc_region region[PROC_REGIONS];
+	struct trap_frame regs; /* while not running */
+	uint64_t kill_err, kill_rip, kill_cr2;
+};
+
+struct proc_stats proc_stats;
+static struct proc proc_table[PROC_MAX];
+static int proc_cur;            /* the running slot */
+static int proc_next_pid = 1;
+static bool proc_active;        /* slot 0 is init */
+static uint64_t proc_frames[PROC_MMAP_MAX_PAGES];
+
+extern char uproc_return[];     /* user/usys.S */
+
+/* ---- ring 3, init */
+
+static void proc_init_self(void)
+{
+	struct proc *p = &proc_table[0];
+
+	if (proc_active)
+		return;
+	p->state = PROC_RUNNABLE;
+	p->pid = proc_next_pid++;
+	p->parent = -1;
+	p->init = true;
+	p->cr3 = (uint64_t)(uintptr_t)pt_kernel_pml4;
+	proc_active = true;
+}
+
+int proc_create(long (*entry)(long), long arg)
+{
+	uint64_t e = (uint64_t)(uintptr_t)entry, frames[AS_STACK_SIZE / PAGE_SIZE_4K];
+	uint64_t nstack = AS_STACK_SIZE / PAGE_SIZE_4K, got;
+	struct proc *p = NULL;
+	int slot;
+
+	proc_init_self();
+	GUEST_ASSERT(proc_cur == 0 && x86_cpl() == 3);
+	if (!as_in_user_image(e, 1))
+		return -SYS_EINVAL;
+	for (slot = 1; slot < PROC_MAX; slot++)
+		if (proc_table[slot].state == PROC_FREE) {
+			p = &proc_table[slot];
+			break;
+		}
+	if (!p)
+		return -SYS_EAGAIN;
+	memset(p, 0, sizeof(*p));
+	if (as_create(&p->as))
+		return -SYS_ENOMEM;
+	for (got = 0; got < nstack; got++)
+		if (!(frames[got] = frame_alloc_4k()))
+			break;
+	if (got < nstack || mm_map_frames_in(p->as.pml4, PT_LEVEL_4K, AS_STACK_TOP - AS_STACK_SIZE,
+					     nstack, frames, PTE_W | PTE_U)) {
+		while (got)
+			frame_free_4k(frames[--got]);
+		as_destroy(&p->as);
+		return -SYS_ENOMEM;
+	}
+	/* The entry function's return address, through the identity map. */
+	*(uint64_t *)(uintptr_t)(frames[nstack - 1] + PAGE_SIZE_4K - 8) =
+		(uint64_t)(uintptr_t)uproc_return;
+	p->region[0] = (struct proc_region){ AS_STACK_TOP - AS_STACK_SIZE, AS_STACK_TOP,
+					     SYS_PROT_READ | SYS_PROT_WRITE, false };
+	p->mmap_next = AS_USER_BASE;
+	p->cr3 = (uint64_t)(uintptr_t)p->as.pml4;
+	p->regs.rip = e;
+	p->regs.rdi = (uint64_t)arg;
+	p->regs.cs = GDT_USER_CS | 3;
+	p->regs.ss = GDT_USER_DS | 3;
+	p->regs.rflags = X86_RFLAGS_RESERVED;           /* IOPL 0, IF off */
+	p->regs.rsp = AS_STACK_TOP - 8;
+	p->parent = 0;
+	p->pid = proc_next_pid++;
+	p->state = PROC_RUNNABLE;
+	proc_stats.created++;
+	return p->pid;
+}
+
+static const char *const proc_vec_names[32] = {
+	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS", "#NP",
+	"#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+};
+
+int proc_wait(int *status)
+{
+	long pid = usys_call(SYS_WAIT, (long)(uintptr_t)status, 0, 0, 0, 0);
+
+	if (pid < 0)
+		return (int)pid;
+	for (int s = 1; s < PROC_MAX; s++) {
+		struct proc *p = &proc_table[s];
+
+		if (p->state != PROC_REAPING || p->pid != pid)
+			continue;
+		if (p->status & SYS_STATUS_KILLED) {
+			unsigned v = SYS_STATUS_VECTOR(p->status);
+
+			printf("proc: pid %d killed: exception %u (%s) err=0x%lx rip=0x%lx cr2=0x%lx\n",
+			       p->pid, v, v < 32 && proc_vec_names[v] ? proc_vec_names[v] : "?",
+			       (unsigned long)p->kill_err, (unsigned long)p->kill_rip,
+			       (unsigned long)p->kill_cr2);
+		}
+		as_destroy(&p->as);
+		p->state = PROC_FREE;
+		break;
+	}
+	return (int)pid;
+}
+
+uint64_t proc_lookup(int pid, uint64_t va)
+{
+	for (int s = 1; s < PROC_MAX; s++)
+		if (proc_table[s].state != PROC_FREE && proc_table[s].pid == pid)
+			return as_lookup(&proc_table[s].as, va);
+	return 0;
+}
+
+/* ---- CPL0 */
+
+/* The next runnable slot after the current one, round robin (itself last); -1 if none. */
+static int proc_pick(void)
+{
+	for (int i = 1; i <= PROC_MAX; i++) {
+		int s = (proc_cur + i) % PROC_MAX;
+
+		if (proc_table[s].state == PROC_RUNNABLE)
+			return s;
+	}
+	return -1;
+}
+
+static void proc_switch(struct trap_frame *f, int next)
+{
+	struct proc *n = &proc_table[next];
+
+	if (next == proc_cur)
+		return;
+	proc_table[proc_cur].regs = *f;
+	*f = n->regs;
+	proc_cur = next;
+	write_cr3(n->cr3);
+	gdt_user_ports(n->init);
+	proc_stats.switches++;
+}
+
+static void proc_schedule(struct trap_frame *f)
+{
+	int next = proc_pick();
+
+	GUEST_ASSERTF(next >= 0, "proc: nothing runnable (pid %d)", proc_table[proc_cur].pid);
+	proc_switch(f, next);
+}
+
+/* The current process ends with status; its parent wakes; the next one runs. */
+static void proc_end(struct trap_frame *f, int status)
+{
+	struct proc *p = &proc_table[proc_cur];
+
+	p->state = PROC_ZOMBIE;
+	p->status = status;
+	if (p->parent >= 0 && proc_table[p->parent].state == PROC_WAITING)
+		proc_table[p->parent].state = PROC_RUNNABLE;    /* re-runs its wait */
+	proc_schedule(f);
+}
+
+bool proc_kill_current(struct trap_frame *f)
+{
+	struct proc *p = &proc_table[proc_cur];
+
+	if (!proc_active || p->init)
+		return false;
+	p->kill_err = f->error;
+	p->kill_rip = f->rip;
+	p->kill_cr2 = read_cr2();
+	proc_stats.killed++;
+	proc_end(f, SYS_STATUS_KILLED | (int)(f->vector & 0xff));
+	return true;
+}
+
+/*
+ * Whether [addr, addr + len) lies in one region of p with the access
+ * (write: SYS_PROT_WRITE), or, for reads, in the user image.  init: always.
+ */
+static bool proc_user_ok(const struct proc *p, uint64_t addr, uint64_t len, bool write)
+{
+	uint64_t end = addr + len;
+
+	if (p->init)
+		return true;
+	if (end < addr)
+		return false;
+	if (!write && as_in_user_image(addr, len))
+		return true;
+	for (int i = 0; i < PROC_REGIONS; i++) {
+		const struct proc_region *r = &p->region[i];
+
+		if (r->end && addr >= r->start && end <= r->end)
+			return !write || (r->prot & SYS_PROT_WRITE);
+	}
+	return false;
+}
+
+static long proc_sys_write(struct proc *p, uint64_t buf, uint64_t len)
+{
+	if (len > SYS_WRITE_MAX)
+		return -SYS_EINVAL;
+	if (!proc_user_ok(p, buf, len, false))
+		return -SYS_EFAULT;
+	console_write((const char *)(uintptr_t)buf, len);
+	return (long)len;
+}
+
+static long proc_sys_report(struct proc *p, uint64_t key, int64_t value)
+{
+	char k[32];
+	unsigned i;
+
+	for (i = 0; i < sizeof(k); i++) {
+		char c;
+
+		if (!proc_user_ok(p, key + i, 1, false))
+			return -SYS_EFAULT;
+		c = *(const char *)(uintptr_t)(key + i);
+		k[i] = c;
+		if (!c)
+			break;
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return -SYS_EINVAL;
+	}
+	if (i == 0 || i == sizeof(k))
+		return -SYS_EINVAL;
+	report(k, value, 0);
+	return 0;
+}
+
+/* The region exactly [addr, addr + len), or NULL. */
+static struct proc_region *proc_region_of(struct proc *p, uint64_t addr, uint64_t len)
+{
+	for (int i = 1; i < PROC_REGIONS; i++)
+		if (p->region[i].end && p->region[i].start == addr &&
+		    p->region[i].end - addr == len)
+			return &p->region[i];
+	return NULL;
+}
+
+static uint64_t proc_pte_flags(unsigned prot)
+{
+	return PTE_U | (prot & SYS_PROT_WRITE ? PTE_W : 0);
+}
+
+static long proc_sys_mmap(struct proc *p, uint64_t addr, uint64_t len, uint64_t prot,
+			  uint64_t flags)
+{
+	bool huge = flags & SYS_MAP_2M;
+	uint64_t size = huge ? PAGE_SIZE_2M : PAGE_SIZE_4K, n, got;
+	int level = huge ? PT_LEVEL_2M : PT_LEVEL_4K;
+	struct proc_region *r = NULL;
+
+	if (p->init)
+		return -SYS_EINVAL;     /* init has the mm API */
+	if ((flags & ~(uint64_t)SYS_MAP_2M) || !len || len % size ||
+	    (prot != SYS_PROT_READ && prot != (SYS_PROT_READ | SYS_PROT_WRITE)))
+		return -SYS_EINVAL;
+	n = len / size;
+	if (n > PROC_MMAP_MAX_PAGES)
+		return -SYS_EINVAL;
+	if (addr) {
+		if (addr % size || addr < AS_USER_BASE || addr >= AS_MMAP_END ||
+		    len > AS_MMAP_END - addr)
+			return -SYS_EINVAL;
+		for (int i = 0; i < PROC_REGIONS; i++)
+			if (p->region[i].end && addr < p->region[i].end &&
+			    p->region[i].start < addr + len)
+				return -SYS_EINVAL;
+	} else {
+		addr = (p->mmap_next + size - 1) & ~(size - 1);
+		if (addr >= AS_MMAP_END || len > AS_MMAP_END - addr)
+			return -SYS_ENOMEM;
+	}
+	for (int i = 1; i < PROC_REGIONS && !r; i++)
+		if (!p->region[i].end)
+			r = &p->region[i];
+	if (!r)
+		return -SYS_ENOMEM;
+	for (got = 0; got < n; got++)
+		if (!(proc_frames[got] = huge ? frame_alloc_2m() : frame_alloc_4k()))
+			break;
+	if (got == n && huge)           /* 2 MiB frames come dirty: the VMM zeroes them */
+		for (uint64_t i = 0; i < n; i++)
+			mm_release_frames(proc_frames[i], PAGE_SIZE_2M / PAGE_SIZE_4K);
+	if (got < n || mm_map_frames_in(p->as.pml4, level, addr, n, proc_frames,
+					proc_pte_flags((unsigned)prot))) {
+		if (got == n) {         /* a table ran out: undo what was mapped */
+			mm_clear_range_in(p->as.pml4, level, addr, n);
+			mm_sync();
+		}
+		while (got--)
+			huge ? frame_free_2m(proc_frames[got]) : frame_free_4k(proc_frames[got]);
+		return -SYS_ENOMEM;
+	}
+	*r = (struct proc_region){ addr, addr + len, (unsigned)prot, huge };
+	if (addr + len > p->mmap_next)
+		p->mmap_next = addr + len;
+	return (long)addr;
+}
+
+static long proc_sys_munmap(struct proc *p, uint64_t addr, uint64_t len)
+{
+	struct proc_region *r = proc_region_of(p, addr, len);
+	uint64_t size, n;
+
+	if (!r)
+		return -SYS_EINVAL;
+	size = r->huge ? PAGE_SIZE_2M : PAGE_SIZE_4K;
+	n = len / size;
+	for (uint64_t i = 0; i < n; i++)
+		proc_frames[i] = as_lookup(&p->as, addr + i * size);
+	mm_clear_range_in(p->as.pml4, r->huge ? PT_LEVEL_2M : PT_LEVEL_4K, addr, n);
+	mm_sync();
+	for (uint64_t i = 0; i < n; i++)
+		if (proc_frames[i])
+			r->huge ? frame_free_2m(proc_frames[i]) : frame_free_4k(proc_frames[i]);
+	r->end = 0;
+	return 0;
+}
+
+static long proc_sys_mprotect(struct proc *p, uint64_t addr, uint64_t len, uint64_t prot)
+{
+	struct proc_region *r = proc_region_of(p, addr, len);
+	uint64_t size;
+
+	if (!r || (prot != SYS_PROT_READ && prot != (SYS_PROT_READ | SYS_PROT_WRITE)))
+		return -SYS_EINVAL;
+	size = r->huge ? PAGE_SIZE_2M : PAGE_SIZE_4K;
+	mm_protect_range_in(p->as.pml4, r->huge ? PT_LEVEL_2M : PT_LEVEL_4K, addr, len / size,
+			    prot & SYS_PROT_WRITE ? PTE_W : 0, prot & SYS_PROT_WRITE ? 0 : PTE_W);
+	r->prot = (unsigned)prot;
+	return 0;
+}
+
+/* Returns with f set up to resume: this process's result, or another process. */
+static void proc_sys_wait(struct trap_frame *f, struct proc *p, uint64_t status)
+{
+	bool alive = false;
+
+	if (status && (status % 4 || !proc_user_ok(p, status, 4, true))) {
+		f->rax = (uint64_t)-SYS_EFAULT;
+		return;
+	}
+	for (int s = 0; s < PROC_MAX; s++) {
+		struct proc *c = &proc_table[s];
+
+		if (c->parent != proc_cur || c->state == PROC_FREE || c->state == PROC_REAPING)
+			continue;
+		if (c->state == PROC_ZOMBIE) {
+			c->state = PROC_REAPING;        /* the parent frees it (proc_wait) */
+			if (status)
+				*(int *)(uintptr_t)status = c->status;
+			f->rax = (uint64_t)c->pid;
+			return;
+		}
+		alive = true;
+	}
+	if (!alive) {
+		f->rax = (uint64_t)-SYS_ECHILD;
+		return;
+	}
+	p->state = PROC_WAITING;
+	f->rip -= 2;                    /* back to the ud2: the call runs again when woken */
+	proc_schedule(f);
+}
+
+void proc_syscall(struct trap_frame *f)
+{
+	struct proc *p = &proc_table[proc_cur];
+	uint64_t a1 = f->rdi, a2 = f->rsi, a3 = f->rdx, a4 = f->r10;
+	long ret;
+
+	f->rip += 2;                    /* past the ud2 */
+	proc_stats.syscalls++;
+	if (!proc_active)
+		proc_init_self();       /* init's first call */
+	switch (f->rax) {
+	case SYS_EXIT:
+		if (p->init) {
+			ret = -SYS_EINVAL;
+			break;
+		}
+		proc_end(f, (int)(a1 & 0xff));
+		return;
+	case SYS_WRITE:
+		ret = proc_sys_write(p, a1, a2);
+		break;
+	case SYS_MMAP:
+		ret = proc_sys_mmap(p, a1, a2, a3, a4);
+		break;
+	case SYS_MUNMAP:
+		ret = proc_sys_munmap(p, a1, a2);
+		break;
+	case SYS_MPROTECT:
+		ret = proc_sys_mprotect(p, a1, a2, a3);
+		break;
+	case SYS_WAIT:
+		proc_sys_wait(f, p, a1);
+		return;
+	case SYS_GETPID:
+		ret = p->pid;
+		break;
+	case SYS_YIELD:
+		f->rax = 0;
+		proc_schedule(f);
+		return;
+	case SYS_REPORT:
+		ret = proc_sys_report(p, a1, (int64_t)a2);
+		break;
+	case SYS_FORK:
+	default:
+		ret = -SYS_ENOSYS;
+		break;
+	}
+	if (ret < 0)
+		proc_stats.bad_args++;
+	f->rax = (uint64_t)ret;
+}

@@ -1,0 +1,34 @@
+/*
+ * Code every process may run (.utext, mapped U into each address space):
+ * the system-call trap and the return from a process's entry function.
+ * Contracts: gk/sysabi.h.  The object files under user/ go to .utext by
+ * kernel.ld.
+ */
+#include <gk/sysabi.h>
+
+	.text
+	.globl usys_call
+	.type usys_call, @function
+usys_call:
+	mov	%rdi, %rax
+	mov	%rsi, %rdi
+	mov	%rdx, %rsi
+	mov	%rcx, %rdx
+	mov	%r8, %r10
+	mov	%r9, %r8
+	.globl usys_trap
+usys_trap:
+	ud2
+	ret
+	.size usys_call, . - usys_call
+
+/* A process's entry function returns here: exit(its value). */
+	.globl uproc_return
+	.type uproc_return, @function
+uproc_return:
+	mov	%rax, %rdi
+	mov	$SYS_EXIT, %rax
+	jmp	usys_trap
+	.size uproc_return, . - uproc_return
+
+	.section .note.GNU-stack, "", @progbits

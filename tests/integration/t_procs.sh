@@ -1,0 +1,34 @@
+# Processes: workload procs in every PV MMU mode.  K workers map private
+# memory at the same user address, fill, yield, verify and exit with a
+# status of their pid; five processes that fault (unmapped, read-only,
+# another's frame through the identity map, ud2, #GP) are killed and
+# reported while the others finish; bad system-call arguments get errors.
+source "$(dirname "$0")/lib.sh" "$@"
+need_kvm
+
+K=4
+for mode in off immediate batched; do
+	J=$TMP/procs.$mode.json
+	run_vmm -q --pv-mmu $mode --stats "$J" "$GUEST" -- workload=procs n=$K
+	what="procs n=$K mode=$mode"
+	expect_status 0 "$what"
+	expect_out "procs: $K exited as expected, 5 killed as expected, 0 errors" "$what summary"
+	expect_out "proc: pid [0-9]+ killed: exception 14 \(#PF\)" "$what: #PF kill reported"
+	expect_out "proc: pid [0-9]+ killed: exception 6 \(#UD\)" "$what: #UD kill reported"
+	expect_out "proc: pid [0-9]+ killed: exception 13 \(#GP\)" "$what: #GP kill reported"
+	expect_json "$J" ".guest.procs == $K and .guest.exited_ok == $K and .guest.killed == 5" "$what statuses"
+	expect_json "$J" ".guest.errors == 0 and .guest.isolated == $K" "$what isolation"
+	expect_json "$J" ".guest.user_report == 42" "$what: report from a process"
+	expect_json "$J" ".guest.bad_args >= $K * 19" "$what: bad arguments refused"
+	expect_json "$J" '.guest.switches > 0 and .guest.syscalls > .guest.switches' "$what switches"
+	expect_json "$J" ".guest.pvmmu_mode == $([ $mode = off ] && echo 0 || ([ $mode = immediate ] && echo 1 || echo 2))" "$what mode"
+	expect_json "$J" '.run.exit_status == 0 and .hypercalls.bad == 0' "$what run"
+	if [ $mode != off ]; then
+		expect_json "$J" '.pvmmu.rejected == 0 and .pvmmu.pins > 0 and .pvmmu.unpins > 0' "$what: channel"
+	fi
+done
+
+# the bound on K, refused with one line
+run_vmm -q "$GUEST" -- workload=procs n=11
+expect_status 1 "procs n=11"
+finish
