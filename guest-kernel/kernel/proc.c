@@ -387,6 +387,7 @@ static void proc_sys_wait(struct trap_frame *f, struct proc *p, uint64_t status)
 	bool alive = false;
 
 	if (status && (status % 4 || !proc_user_ok(p, status, 4, true))) {
+		proc_stats.bad_args++;
 		f->rax = (uint64_t)-SYS_EFAULT;
 		return;
 	}
@@ -405,6 +406,7 @@ static void proc_sys_wait(struct trap_frame *f, struct proc *p, uint64_t status)
 		alive = true;
 	}
 	if (!alive) {
+		proc_stats.bad_args++;
 		f->rax = (uint64_t)-SYS_ECHILD;
 		return;
 	}

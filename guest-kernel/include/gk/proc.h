@@ -48,7 +48,8 @@ int proc_wait(int *status);
 uint64_t proc_lookup(int pid, uint64_t va);
 
 struct proc_stats {
-	uint64_t created, switches, syscalls, killed, bad_args;
+	uint64_t created, switches, syscalls, killed;
+	uint64_t bad_args;      /* calls answered with -errno */
 };
 extern struct proc_stats proc_stats;
 
