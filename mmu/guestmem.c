@@ -138,6 +138,14 @@ void guestmem_prefault(const struct guestmem *gm, uint64_t first, uint64_t n)
 		gm->pager.prefault(gm->pager.ctx, first, n);
 }
 
+int guestmem_punch(const struct guestmem *gm, uint64_t gpa, uint64_t len)
+{
+	if (fallocate(gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa,
+		      (off_t)len) == 0)
+		return 0;
+	return -errno;
+}
+
 int guestmem_release(const struct guestmem *gm, uint64_t gpa, uint64_t len)
 {
 	int ret;
@@ -150,11 +158,9 @@ int guestmem_release(const struct guestmem *gm, uint64_t gpa, uint64_t len)
 		return gm->pager.release(gm->pager.ctx, gpa, len);
 	/* a memfd hole reads as zeros through both mappings; anonymous memory after DONTNEED too */
 	if (gm->memfd >= 0) {
-		if (fallocate(gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa,
-			      (off_t)len) == 0)
-			return 0;
-		ret = -errno;
-		fprintf(stderr, "vmm: fallocate(PUNCH_HOLE) of guest RAM: %s\n", strerror(errno));
+		ret = guestmem_punch(gm, gpa, len);
+		if (ret)
+			fprintf(stderr, "vmm: fallocate(PUNCH_HOLE) of guest RAM: %s\n", strerror(-ret));
 		return ret;
 	}
 	if (madvise(gm->alias + gpa, len, MADV_DONTNEED) == 0)

@@ -88,6 +88,13 @@ void guestmem_put(const struct guestmem *gm, uint64_t gpa, uint64_t len);
 void guestmem_prefault(const struct guestmem *gm, uint64_t first, uint64_t n);
 
 /*
+ * Punch [@gpa, @gpa + @len) (page-aligned, inside RAM) out of the memfd: its
+ * memory goes back to the host, both mappings read zeros there, and the
+ * guest mapping's PTEs go with it.  0 or -errno (the caller names it).
+ */
+int guestmem_punch(const struct guestmem *gm, uint64_t gpa, uint64_t len);
+
+/*
  * The contents of [@gpa, @gpa + @len) (page-aligned, inside RAM) are dead:
  * drop them from host memory (and, through the pager, from swap).  The next
  * access reads zeros.  0 or -errno (named on stderr).

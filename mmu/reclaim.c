@@ -2,7 +2,6 @@
 #include "mmu/reclaim.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,11 +276,11 @@ static void reclaim_write(struct reclaim *r, unsigned nio)
 /* Punch [@i, @i + @len) out of the memfd.  0 or -errno. */
 static int reclaim_punch(struct reclaim *r, uint64_t i, unsigned len)
 {
-	if (fallocate(r->gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)(i << PAGE_SHIFT_4K), (off_t)len << PAGE_SHIFT_4K) == 0)
-		return 0;
-	mmu_fatal(r->fatal, "fallocate(PUNCH_HOLE) of guest RAM: %s", strerror(errno));
-	return -errno;
+	int ret = guestmem_punch(r->gm, i << PAGE_SHIFT_4K, (uint64_t)len << PAGE_SHIFT_4K);
+
+	if (ret)
+		mmu_fatal(r->fatal, "fallocate(PUNCH_HOLE) of guest RAM: %s", strerror(-ret));
+	return ret;
 }
 
 /* Bits [m, m + n) of a run's mask. */

@@ -223,8 +223,7 @@ static int swapmode_get_page(struct swapmode *sm, uint64_t i, bool write)
 		(void)*(volatile uint8_t *)alias;       /* allocates a zero page in the memfd */
 	if (ret) {
 		/* give the hole back so the slot stays the page's only copy */
-		fallocate(sm->gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			  (off_t)(i << PAGE_SHIFT_4K), (off_t)PAGE_SIZE_4K);
+		(void)guestmem_punch(sm->gm, i << PAGE_SHIFT_4K, PAGE_SIZE_4K);
 		fault_unclaim(&sm->fault, i);
 		if (ret == -ESHUTDOWN)
 			return ret;     /* stopping: the access fails, nothing is lost */
@@ -321,13 +320,14 @@ static int swapmode_drop_run(struct swapmode *sm, uint64_t v, unsigned len)
 	for (unsigned k = 0; k < len; k++)
 		resident += page_kind(pages_get(p, v + k)) == PAGE_RESIDENT;
 	/* a hole reads as zeros in both mappings, and the guest mapping's PTEs go with it */
-	if (resident && fallocate(sm->gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				  (off_t)(v << PAGE_SHIFT_4K), (off_t)len << PAGE_SHIFT_4K)) {
-		int ret = -errno;
+	if (resident) {
+		int ret = guestmem_punch(sm->gm, v << PAGE_SHIFT_4K, (uint64_t)len << PAGE_SHIFT_4K);
 
-		fprintf(stderr, "vmm: fallocate(PUNCH_HOLE) of released guest RAM: %s\n",
-			strerror(errno));
-		return ret;
+		if (ret) {
+			fprintf(stderr, "vmm: fallocate(PUNCH_HOLE) of released guest RAM: %s\n",
+				strerror(-ret));
+			return ret;
+		}
 	}
 	for (unsigned k = 0; k < len; k++) {
 		uint32_t st = pages_get(p, v + k);
