@@ -9,22 +9,10 @@
  */
 #include <gk/arch.h>
 #include <gk/syscall.h>
+#include <gk/trapcall.h>
 
 	.text
-	.globl sys_call
-	.type sys_call, @function
-sys_call:
-	mov	%rdi, %rax
-	mov	%rsi, %rdi
-	mov	%rdx, %rsi
-	mov	%rcx, %rdx
-	mov	%r8, %r10
-	mov	%r9, %r8
-	.globl sys_trap
-sys_trap:
-	ud2
-	ret
-	.size sys_call, . - sys_call
+	TRAP_CALL sys_call, sys_trap
 
 /*
  * From the #UD stub: CPL0 on the TSS RSP0 stack, the CPU's frame (RIP, CS,

@@ -5,22 +5,10 @@
  * kernel.ld.
  */
 #include <gk/sysabi.h>
+#include <gk/trapcall.h>
 
 	.text
-	.globl usys_call
-	.type usys_call, @function
-usys_call:
-	mov	%rdi, %rax
-	mov	%rsi, %rdi
-	mov	%rdx, %rsi
-	mov	%rcx, %rdx
-	mov	%r8, %r10
-	mov	%r9, %r8
-	.globl usys_trap
-usys_trap:
-	ud2
-	ret
-	.size usys_call, . - usys_call
+	TRAP_CALL usys_call, usys_trap
 
 /* A process's entry function returns here: exit(its value). */
 	.globl uproc_return
