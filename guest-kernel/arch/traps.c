@@ -1,5 +1,6 @@
 /*
- * Exceptions: a process's system call (usys_trap) goes to proc_syscall; an
+ * Exceptions: a process's system call (usys_trap) goes to proc_syscall; a
+ * #PF at CPL3 in a process's lazy region maps the page (proc_page_fault); an
  * exception at CPL3 in a process kills that process (proc_kill_current);
  * every other one that reaches C (CPL0, or init: the library OS) is fatal
  * and reported to the VMM.
@@ -26,6 +27,8 @@ void traps_handle(struct trap_frame *f)
 		proc_syscall(f);
 		return;
 	}
+	if (v == 14 && (f->cs & 3) == 3 && proc_page_fault(f))
+		return;
 	if ((f->cs & 3) == 3 && proc_kill_current(f))
 		return;
 	if (traps_depth++) /* faulted while reporting a fault: give up quietly */

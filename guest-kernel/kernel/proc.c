@@ -220,6 +220,74 @@ bool proc_kill_current(struct trap_frame *f)
 	return true;
 }
 
+static uint64_t proc_pte_flags(unsigned prot)
+{
+	return PTE_U | (prot & SYS_PROT_WRITE ? PTE_W : 0);
+}
+
+/* The region holding va, or NULL. */
+static const struct proc_region *proc_region_at(const struct proc *p, uint64_t va)
+{
+	for (int i = 0; i < PROC_REGIONS; i++)
+		if (p->region[i].end && va >= p->region[i].start && va < p->region[i].end)
+			return &p->region[i];
+	return NULL;
+}
+
+/*
+ * CPL0: the 4 KiB page holding va (in region r of p) mapped to a zeroed
+ * frame if it is not mapped yet.  O(1): one walk, one frame, one map.
+ * 0, or -SYS_ENOMEM.
+ */
+static int proc_populate(struct proc *p, const struct proc_region *r, uint64_t va)
+{
+	uint64_t page = va & ~(PAGE_SIZE_4K - 1), pa;
+
+	if (r->huge || as_lookup(&p->as, page))
+		return 0;
+	if (!(pa = frame_alloc_4k()))
+		return -SYS_ENOMEM;
+	if (mm_map_frames_in(p->as.pml4, PT_LEVEL_4K, page, 1, &pa, proc_pte_flags(r->prot))) {
+		frame_free_4k(pa);
+		return -SYS_ENOMEM;
+	}
+	proc_stats.faults++;
+	return 0;
+}
+
+/*
+ * CPL0: before the kernel touches [addr, addr + len) of p (already checked
+ * by proc_user_ok), map its pages that are still lazy.  0 or -SYS_ENOMEM.
+ */
+static int proc_user_populate(struct proc *p, uint64_t addr, uint64_t len)
+{
+	uint64_t va = addr & ~(PAGE_SIZE_4K - 1);
+
+	if (p->init || !len)
+		return 0;
+	for (; va < addr + len; va += PAGE_SIZE_4K) {
+		const struct proc_region *r = proc_region_at(p, va);
+
+		if (r && proc_populate(p, r, va))
+			return -SYS_ENOMEM;
+	}
+	return 0;
+}
+
+bool proc_page_fault(struct trap_frame *f)
+{
+	struct proc *p = &proc_table[proc_cur];
+	const struct proc_region *r;
+	uint64_t va = read_cr2();
+
+	if (!proc_active || p->init || (f->error & (PF_ERR_P | PF_ERR_RSVD)))
+		return false;
+	r = proc_region_at(p, va);
+	if (!r || ((f->error & PF_ERR_W) && !(r->prot & SYS_PROT_WRITE)))
+		return false;
+	return proc_populate(p, r, va) == 0;
+}
+
 /*
  * Whether [addr, addr + len) lies in one region of p with the access
  * (write: SYS_PROT_WRITE), or, for reads, in the user image.  init: always.
@@ -249,6 +317,8 @@ static long proc_sys_write(struct proc *p, uint64_t buf, uint64_t len)
 		return -SYS_EINVAL;
 	if (!proc_user_ok(p, buf, len, false))
 		return -SYS_EFAULT;
+	if (proc_user_populate(p, buf, len))
+		return -SYS_ENOMEM;
 	console_write((const char *)(uintptr_t)buf, len);
 	return (long)len;
 }
@@ -263,6 +333,8 @@ static long proc_sys_report(struct proc *p, uint64_t key, int64_t value)
 
 		if (!proc_user_ok(p, key + i, 1, false))
 			return -SYS_EFAULT;
+		if ((i == 0 || (key + i) % PAGE_SIZE_4K == 0) && proc_user_populate(p, key + i, 1))
+			return -SYS_ENOMEM;
 		c = *(const char *)(uintptr_t)(key + i);
 		k[i] = c;
 		if (!c)
@@ -284,11 +356,6 @@ static struct proc_region *proc_region_of(struct proc *p, uint64_t addr, uint64_
 		    p->region[i].end - addr == len)
 			return &p->region[i];
 	return NULL;
-}
-
-static uint64_t proc_pte_flags(unsigned prot)
-{
-	return PTE_U | (prot & SYS_PROT_WRITE ? PTE_W : 0);
 }
 
 static long proc_sys_mmap(struct proc *p, uint64_t addr, uint64_t len, uint64_t prot,
@@ -325,20 +392,21 @@ static long proc_sys_mmap(struct proc *p, uint64_t addr, uint64_t len, uint64_t 
 			r = &p->region[i];
 	if (!r)
 		return -SYS_ENOMEM;
-	for (got = 0; got < n; got++)
-		if (!(proc_frames[got] = huge ? frame_alloc_2m() : frame_alloc_4k()))
+	/* 4 KiB regions are lazy: the first touch of a page maps it (proc_page_fault). */
+	for (got = 0; huge && got < n; got++)
+		if (!(proc_frames[got] = frame_alloc_2m()))
 			break;
-	if (got == n && huge)           /* 2 MiB frames come dirty: the VMM zeroes them */
-		for (uint64_t i = 0; i < n; i++)
+	if (huge)               /* 2 MiB frames come dirty: the VMM zeroes them */
+		for (uint64_t i = 0; i < got; i++)
 			mm_release_frames(proc_frames[i], PAGE_SIZE_2M / PAGE_SIZE_4K);
-	if (got < n || mm_map_frames_in(p->as.pml4, level, addr, n, proc_frames,
-					proc_pte_flags((unsigned)prot))) {
+	if (huge && (got < n || mm_map_frames_in(p->as.pml4, level, addr, n, proc_frames,
+						 proc_pte_flags((unsigned)prot)))) {
 		if (got == n) {         /* a table ran out: undo what was mapped */
 			mm_clear_range_in(p->as.pml4, level, addr, n);
 			mm_sync();
 		}
 		while (got--)
-			huge ? frame_free_2m(proc_frames[got]) : frame_free_4k(proc_frames[got]);
+			frame_free_2m(proc_frames[got]);
 		return -SYS_ENOMEM;
 	}
 	*r = (struct proc_region){ addr, addr + len, (unsigned)prot, huge };
@@ -386,7 +454,8 @@ static void proc_sys_wait(struct trap_frame *f, struct proc *p, uint64_t status)
 {
 	bool alive = false;
 
-	if (status && (status % 4 || !proc_user_ok(p, status, 4, true))) {
+	if (status && (status % 4 || !proc_user_ok(p, status, 4, true) ||
+		       proc_user_populate(p, status, 4))) {
 		proc_stats.bad_args++;
 		f->rax = (uint64_t)-SYS_EFAULT;
 		return;

@@ -110,6 +110,7 @@ static long procs_init(void *arg)
 	report("switches", (int64_t)proc_stats.switches, 0);
 	report("syscalls", (int64_t)proc_stats.syscalls, 0);
 	report("bad_args", (int64_t)proc_stats.bad_args, 0);
+	report("faults", (int64_t)proc_stats.faults, 0);
 	printf("procs: %d exited as expected, %d killed as expected, %d errors\n", ok, killed, errors);
 	return errors || ok != (int)procs_n || killed != (int)PROCS_NBAD;
 }

@@ -30,9 +30,9 @@
 #define PROC_REGIONS  8         /* region 0: the stack; the rest mmap's */
 
 /*
- * mmap maps eagerly at CPL0 in this step, so one call maps at most one
- * page table's worth of entries (512 pages of its size): CPL0 work stays
- * bounded per call.
+ * One mmap, munmap or mprotect covers at most one page table's worth of
+ * entries (512 pages of its size), so CPL0 work stays bounded per call:
+ * 2 MiB regions are mapped eagerly by mmap, munmap looks up every page.
  */
 #define PROC_MMAP_MAX_PAGES 512
 
@@ -50,6 +50,7 @@ uint64_t proc_lookup(int pid, uint64_t va);
 struct proc_stats {
 	uint64_t created, switches, syscalls, killed;
 	uint64_t bad_args;      /* calls answered with -errno */
+	uint64_t faults;        /* lazy pages mapped (page faults, and pages the kernel touched) */
 };
 extern struct proc_stats proc_stats;
 
@@ -61,6 +62,14 @@ void proc_syscall(struct trap_frame *f);
  * process's frame: true.  false: init or no process, the exception is fatal.
  */
 bool proc_kill_current(struct trap_frame *f);
+/*
+ * CPL0, from traps_handle: a #PF at CPL3.  A not-present fault of a process
+ * inside one of its 4 KiB regions with the access allowed maps a zeroed
+ * frame at the page: true, iret retries the access.  O(1) at CPL0 (region
+ * scan of PROC_REGIONS, one walk, one frame, one map).  false: the fault
+ * kills (proc_kill_current) or is fatal.
+ */
+bool proc_page_fault(struct trap_frame *f);
 
 /* arch/gdt.c: whether ring 3 may use I/O ports (the TSS bitmap). */
 void gdt_user_ports(bool on);

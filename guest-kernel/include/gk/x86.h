@@ -30,6 +30,12 @@
 #define PTE_NX   (1ull << 63)
 #define PTE_ADDR 0x000ffffffffff000ull
 
+/* #PF error code bits. */
+#define PF_ERR_P    (1ull << 0)     /* protection violation (else not present) */
+#define PF_ERR_W    (1ull << 1)
+#define PF_ERR_U    (1ull << 2)
+#define PF_ERR_RSVD (1ull << 3)
+
 #define PAGE_SIZE_4K (1ull << 12)
 #define PAGE_SIZE_2M (1ull << 21)
 #define PAGE_SIZE_1G (1ull << 30)
