@@ -1,9 +1,16 @@
 /*
  * Physical frame allocator.  RAM is managed in 2 MiB chunks: a bitmap with
  * one bit per chunk (1 = free), so setup costs one store per 64 chunks, not
- * one per frame.  4 KiB frames (page tables) are carved from one chunk at a
- * time, first from the rest of the kernel's own chunk; freed ones go on a
- * list threaded through the frames.
+ * one per frame.  4 KiB frames are carved from chunks, first from the rest
+ * of the kernel's own chunk.
+ *
+ * A chunk carved into 4 KiB frames keeps its bookkeeping in its first frame
+ * (struct frame_chunk; the kernel's chunk in a static one): a reference
+ * count per frame, its own list of freed frames threaded through them, the
+ * next never-used frame, and how many are free.  Chunks with a free frame
+ * are on a doubly linked list; a chunk whose frames are all free again goes
+ * back to the bitmap whole (coalescing; never the kernel's chunk).  So
+ * every operation is O(1).
  *
  * Zeroing: guest RAM arrives zeroed from the VMM, so a chunk never handed out
  * before is clean; frame_alloc_4k only clears memory that may be dirty.
@@ -22,10 +29,23 @@ static uint64_t frame_dirty_map[FRAME_WORDS];   /* 1 = chunk was handed out */
 static uint64_t frame_nfree;                    /* free chunks */
 static uint64_t frame_hint;                     /* first word that may have a free bit */
 
-static uint64_t frame_carve_pa;         /* next 4 KiB frame in the carve chunk */
-static uint64_t frame_carve_end;
-static bool frame_carve_dirty;
-static uint64_t frame_list;             /* freed 4 KiB frames, linked through word 0 */
+#define FRAME_PER_CHUNK (PAGE_SIZE_2M / PAGE_SIZE_4K)
+#define FRAME_NONE      ((uint32_t)-1)
+
+struct frame_chunk {
+	uint16_t ref[FRAME_PER_CHUNK];  /* per frame; frame 0 (this header) unused */
+	uint64_t list;                  /* freed frames, linked through word 0 */
+	uint32_t prev, next;            /* partial list (chunk numbers) */
+	uint16_t nfree;                 /* free frames, never-used ones included */
+	uint16_t carve;                 /* next never-used frame */
+	bool dirty;                     /* handed out before: never-used frames may be dirty */
+	bool partial;                   /* on the partial list */
+};
+
+static struct frame_chunk frame_kchunk; /* the kernel's chunk: frames [carve, 512) */
+static uint64_t frame_kchunk_no = FRAME_NONE;
+static uint32_t frame_partial = FRAME_NONE;     /* first chunk with a free frame */
+static uint64_t frame_nfree4k;                  /* free frames in carved chunks */
 static bool frame_booted;               /* frame_boot_done() was called */
 
 /* Set bits in v (SWAR; __builtin_popcountll would need libgcc without -mpopcnt). */
@@ -76,11 +96,20 @@ void frame_init(const struct bootinfo *bi, uint64_t reserved_end)
 		   PAGE_SIZE_2M, false);
 
 	/* The rest of the kernel's last chunk feeds the first 4 KiB frames. */
-	frame_carve_pa = (reserved_end + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
-	frame_carve_end = low * PAGE_SIZE_2M;
-	if ((uint64_t)(uintptr_t)bi->fdt + bi->fdt_size > frame_carve_pa)
-		frame_carve_pa = frame_carve_end;       /* the FDT lies above the kernel */
-	frame_carve_dirty = false;
+	uint64_t carve = (reserved_end + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
+
+	if ((uint64_t)(uintptr_t)bi->fdt + bi->fdt_size > carve || low == 0)
+		return;                 /* the FDT lies above the kernel: no carve area */
+	frame_kchunk_no = low - 1;
+	frame_kchunk.carve = (uint16_t)((carve - frame_kchunk_no * PAGE_SIZE_2M) / PAGE_SIZE_4K);
+	frame_kchunk.nfree = (uint16_t)(FRAME_PER_CHUNK - frame_kchunk.carve);
+	frame_kchunk.list = 0;
+	frame_kchunk.prev = frame_kchunk.next = FRAME_NONE;
+	if (frame_kchunk.nfree) {
+		frame_kchunk.partial = true;
+		frame_partial = (uint32_t)frame_kchunk_no;
+		frame_nfree4k = frame_kchunk.nfree;
+	}
 }
 
 /* Take a free chunk; *dirty says whether it was handed out before. */
@@ -135,37 +164,125 @@ void frame_free_2m(uint64_t pa)
 		frame_hint = c / 64;
 }
 
+static struct frame_chunk *frame_chunk_of(uint64_t c)
+{
+	return c == frame_kchunk_no ? &frame_kchunk
+				    : (struct frame_chunk *)(uintptr_t)(c * PAGE_SIZE_2M);
+}
+
+static void frame_partial_add(uint64_t c, struct frame_chunk *h)
+{
+	h->prev = FRAME_NONE;
+	h->next = frame_partial;
+	if (frame_partial != FRAME_NONE)
+		frame_chunk_of(frame_partial)->prev = (uint32_t)c;
+	frame_partial = (uint32_t)c;
+	h->partial = true;
+}
+
+static void frame_partial_del(struct frame_chunk *h)
+{
+	if (h->prev != FRAME_NONE)
+		frame_chunk_of(h->prev)->next = h->next;
+	else
+		frame_partial = h->next;
+	if (h->next != FRAME_NONE)
+		frame_chunk_of(h->next)->prev = h->prev;
+	h->partial = false;
+}
+
+/* A new chunk carved into 4 KiB frames (its header in frame 0): its number, or FRAME_NONE. */
+static uint32_t frame_new_chunk(void)
+{
+	struct frame_chunk *h;
+	bool dirty;
+	uint64_t pa = frame_take_chunk(&dirty);
+
+	if (!pa)
+		return FRAME_NONE;
+	h = (struct frame_chunk *)(uintptr_t)pa;
+	memset(h, 0, sizeof(*h));
+	h->carve = 1;
+	h->nfree = FRAME_PER_CHUNK - 1;
+	h->dirty = dirty;
+	frame_nfree4k += h->nfree;
+	frame_partial_add(pa / PAGE_SIZE_2M, h);
+	return (uint32_t)(pa / PAGE_SIZE_2M);
+}
+
 uint64_t frame_alloc_4k(void)
 {
-	uint64_t pa;
+	uint64_t c = frame_partial, pa;
+	struct frame_chunk *h;
 
-	if (frame_list) {
-		pa = frame_list;
-		frame_list = *(uint64_t *)(uintptr_t)pa;
-		memset((void *)(uintptr_t)pa, 0, PAGE_SIZE_4K);
-		return pa;
-	}
-	if (frame_carve_pa == frame_carve_end) {
+	if (c == FRAME_NONE) {
 		if (!frame_booted)
 			return 0;       /* a new chunk may lie outside the boot map */
-		frame_carve_pa = frame_take_chunk(&frame_carve_dirty);
-		if (!frame_carve_pa)
+		if ((c = frame_new_chunk()) == FRAME_NONE)
 			return 0;
-		frame_carve_end = frame_carve_pa + PAGE_SIZE_2M;
 	}
-	pa = frame_carve_pa;
-	frame_carve_pa += PAGE_SIZE_4K;
-	if (frame_carve_dirty)
+	h = frame_chunk_of(c);
+	if (h->list) {
+		pa = h->list;
+		h->list = *(uint64_t *)(uintptr_t)pa;
 		memset((void *)(uintptr_t)pa, 0, PAGE_SIZE_4K);
+	} else {
+		pa = c * PAGE_SIZE_2M + (uint64_t)h->carve++ * PAGE_SIZE_4K;
+		if (h->dirty)
+			memset((void *)(uintptr_t)pa, 0, PAGE_SIZE_4K);
+	}
+	h->ref[(pa / PAGE_SIZE_4K) % FRAME_PER_CHUNK] = 1;
+	frame_nfree4k--;
+	if (!--h->nfree)
+		frame_partial_del(h);
 	return pa;
+}
+
+void frame_ref_4k(uint64_t pa)
+{
+	struct frame_chunk *h = frame_chunk_of(pa / PAGE_SIZE_2M);
+	uint16_t *r = &h->ref[(pa / PAGE_SIZE_4K) % FRAME_PER_CHUNK];
+
+	GUEST_ASSERTF(pa % PAGE_SIZE_4K == 0 && *r && *r < UINT16_MAX,
+		      "frame_ref_4k: bad frame 0x%lx", (unsigned long)pa);
+	(*r)++;
+}
+
+unsigned frame_refs_4k(uint64_t pa)
+{
+	return frame_chunk_of(pa / PAGE_SIZE_2M)->ref[(pa / PAGE_SIZE_4K) % FRAME_PER_CHUNK];
 }
 
 void frame_free_4k(uint64_t pa)
 {
-	GUEST_ASSERTF(pa && pa % PAGE_SIZE_4K == 0, "frame_free_4k: bad frame 0x%lx",
+	uint64_t c = pa / PAGE_SIZE_2M;
+	struct frame_chunk *h;
+	uint16_t *r;
+
+	GUEST_ASSERTF(pa && pa % PAGE_SIZE_4K == 0 && c < FRAME_CHUNKS_MAX,
+		      "frame_free_4k: bad frame 0x%lx", (unsigned long)pa);
+	h = frame_chunk_of(c);
+	r = &h->ref[(pa / PAGE_SIZE_4K) % FRAME_PER_CHUNK];
+	GUEST_ASSERTF(*r && (uint64_t)(r - h->ref) != 0, "frame_free_4k: free frame 0x%lx",
 		      (unsigned long)pa);
-	*(uint64_t *)(uintptr_t)pa = frame_list;
-	frame_list = pa;
+	if (--*r)
+		return;
+	*(uint64_t *)(uintptr_t)pa = h->list;
+	h->list = pa;
+	frame_nfree4k++;
+	if (!h->nfree++)
+		frame_partial_add(c, h);
+	if (h->nfree == FRAME_PER_CHUNK - 1 && c != frame_kchunk_no) {
+		/* Every frame is free again: the chunk goes back whole. */
+		frame_partial_del(h);
+		frame_nfree4k -= h->nfree;
+		frame_free_2m(c * PAGE_SIZE_2M);
+	}
+}
+
+uint64_t frame_free_4k_count(void)
+{
+	return frame_nfree * FRAME_PER_CHUNK + frame_nfree4k;
 }
 
 uint64_t frame_free_bytes(void)
@@ -180,9 +297,8 @@ void frame_boot_done(void)
 
 bool frame_can_alloc(uint64_t n2m, uint64_t n4k)
 {
-	uint64_t carve_left = (frame_carve_end - frame_carve_pa) / PAGE_SIZE_4K;
-	uint64_t per_chunk = PAGE_SIZE_2M / PAGE_SIZE_4K;
-	uint64_t extra = n4k > carve_left ? (n4k - carve_left + per_chunk - 1) / per_chunk : 0;
+	uint64_t per_chunk = FRAME_PER_CHUNK - 1;
+	uint64_t extra = n4k > frame_nfree4k ? (n4k - frame_nfree4k + per_chunk - 1) / per_chunk : 0;
 
 	if (extra && !frame_booted)
 		return false;

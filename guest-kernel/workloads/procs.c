@@ -8,7 +8,10 @@
  * while the others finish.  Init (this file, ring 3 on the kernel's tables)
  * checks after one round that every worker's page at that address is a
  * different frame holding that worker's own pattern, then waits for all
- * and checks every status.  Exit 0 iff all are as expected.
+ * and checks every status.  Then `cycles` more workers are created and
+ * reaped one at a time, and the frame allocator's free count
+ * (frame_free_4k_count) must be exactly what it was before the first
+ * process.  Exit 0 iff all are as expected.
  */
 #include <gk/arch.h>
 #include <gk/aspace.h>
@@ -23,7 +26,7 @@
 
 #define PROCS_MAX_WORKERS (PROC_MAX - 1 - 5)
 
-static uint64_t procs_n;
+static uint64_t procs_n, procs_cycles;
 
 struct procs_bad {
 	const char *name;
@@ -43,7 +46,7 @@ static const struct procs_bad procs_bad[] = {
 static long procs_init(void *arg)
 {
 	int pid[PROC_MAX], expect[PROC_MAX], n = 0, ok = 0, killed = 0, errors = 0, isolated = 0;
-	uint64_t frame[PROC_MAX];
+	uint64_t frame[PROC_MAX], free_before = frame_free_4k_count(), free_after;
 
 	for (uint64_t i = 0; i < procs_n; i++) {
 		pid[n] = proc_create(procs_worker, (long)i);
@@ -102,6 +105,22 @@ static long procs_init(void *arg)
 	}
 	if (proc_wait(NULL) != -SYS_ECHILD)
 		errors++;
+	/* Create/exit cycles, one worker at a time; then every frame must be back. */
+	for (uint64_t c = 0; c < procs_cycles; c++) {
+		int st = -1, p = proc_create(procs_worker, (long)c), w = p < 0 ? p : proc_wait(&st);
+
+		if (w != p || st != PROCS_STATUS(p)) {
+			printf("guest: procs: cycle %lu: pid %d wait %d status 0x%x\n",
+			       (unsigned long)c, p, w, st);
+			errors++;
+		}
+	}
+	free_after = frame_free_4k_count();
+	if (free_after != free_before) {
+		printf("guest: procs: %lu free 4 KiB frames before, %lu after\n",
+		       (unsigned long)free_before, (unsigned long)free_after);
+		errors++;
+	}
 	report("procs", (int64_t)procs_n, 0);
 	report("exited_ok", ok, 0);
 	report("killed", killed, 0);
@@ -111,13 +130,17 @@ static long procs_init(void *arg)
 	report("syscalls", (int64_t)proc_stats.syscalls, 0);
 	report("bad_args", (int64_t)proc_stats.bad_args, 0);
 	report("faults", (int64_t)proc_stats.faults, 0);
+	report("cycles", (int64_t)procs_cycles, 0);
+	report("frames_free_before", (int64_t)free_before, 0);
+	report("frames_free_after", (int64_t)free_after, 0);
 	printf("procs: %d exited as expected, %d killed as expected, %d errors\n", ok, killed, errors);
 	return errors || ok != (int)procs_n || killed != (int)PROCS_NBAD;
 }
 
 static int procs_setup(const struct wl_args *a)
 {
-	return wl_arg_u64(a, "procs", "n", 4, 1, PROCS_MAX_WORKERS, false, &procs_n);
+	return wl_arg_u64(a, "procs", "n", 4, 1, PROCS_MAX_WORKERS, false, &procs_n) ||
+	       wl_arg_u64(a, "procs", "cycles", 8, 0, 1000, false, &procs_cycles);
 }
 
 static int procs_main(void)
@@ -125,11 +148,11 @@ static int procs_main(void)
 	return (int)user_run(procs_init, NULL);
 }
 
-static const char *const procs_params[] = { "n", NULL };
+static const char *const procs_params[] = { "n", "cycles", NULL };
 
 const struct workload wl_procs = {
 	.name = "procs",
-	.usage = "n=K",
+	.usage = "n=K cycles=C",
 	.params = procs_params,
 	.setup = procs_setup,
 	.main = procs_main,

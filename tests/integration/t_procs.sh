@@ -22,6 +22,7 @@ for mode in off immediate batched; do
 	expect_json "$J" ".guest.bad_args >= $K * 19" "$what: bad arguments refused"
 	expect_json "$J" '.guest.switches > 0 and .guest.syscalls > .guest.switches' "$what switches"
 	expect_json "$J" ".guest.faults >= $K * 4" "$what: lazy mmap, pages mapped on fault"
+	expect_json "$J" '.guest.cycles == 8 and .guest.frames_free_before == .guest.frames_free_after' "$what: every frame back after create/exit cycles"
 	expect_json "$J" ".guest.pvmmu_mode == $([ $mode = off ] && echo 0 || ([ $mode = immediate ] && echo 1 || echo 2))" "$what mode"
 	expect_json "$J" '.run.exit_status == 0 and .hypercalls.bad == 0' "$what run"
 	if [ $mode != off ]; then

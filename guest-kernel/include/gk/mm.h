@@ -45,12 +45,23 @@ void frame_free_2m(uint64_t pa);
 bool frame_take_2m(uint64_t pa);
 
 /*
- * A zeroed 4 KiB frame, or 0 when memory is exhausted.  Until
- * frame_boot_done() it only hands out frames from the kernel's own chunk,
- * which the boot map covers.
+ * A zeroed 4 KiB frame with one reference, or 0 when memory is exhausted.
+ * Until frame_boot_done() it only hands out frames from the kernel's own
+ * chunk, which the boot map covers.  O(1).
  */
 uint64_t frame_alloc_4k(void);
+/*
+ * Drop one reference to a frame from frame_alloc_4k; the last one frees it,
+ * and the last free frame of a chunk returns the chunk to the 2 MiB
+ * allocator (coalescing).  O(1).
+ */
 void frame_free_4k(uint64_t pa);
+/* One more reference to an allocated 4 KiB frame (a later fork shares frames). */
+void frame_ref_4k(uint64_t pa);
+/* The references to a 4 KiB frame (0: free). */
+unsigned frame_refs_4k(uint64_t pa);
+/* Free memory in 4 KiB frames: whole chunks * 512 plus free frames of carved chunks. */
+uint64_t frame_free_4k_count(void);
 
 /* Bytes still allocatable as whole 2 MiB chunks. */
 uint64_t frame_free_bytes(void);
