@@ -38,6 +38,8 @@ struct proc {
 	struct aspace as;
 	uint64_t cr3;
 	uint64_t mmap_next;
+	uint64_t fa_next;       /* fault-around: where a sequential fault would land */
+	unsigned fa_win;        /* fault-around auto: the current window (pages) */
 	struct proc_region region[PROC_REGIONS];
 	struct trap_frame regs; /* while not running */
 	uint64_t kill_err, kill_rip, kill_cr2;
@@ -49,6 +51,7 @@ static int proc_cur;            /* the running slot */
 static int proc_next_pid = 1;
 static bool proc_active;        /* slot 0 is init */
 static uint64_t proc_frames[PROC_MMAP_MAX_PAGES];
+int proc_faultaround;           /* pages, a power of two; 0: none; PROC_FA_AUTO */
 
 extern char uproc_return[];     /* user/usys.S */
 
@@ -234,25 +237,68 @@ static const struct proc_region *proc_region_at(const struct proc *p, uint64_t v
 	return NULL;
 }
 
+/* Map the run of n frames (proc_frames) at va; on failure free them. */
+static int proc_map_run(struct proc *p, uint64_t va, uint64_t n, uint64_t flags)
+{
+	if (!n || !mm_map_frames_in(p->as.pml4, PT_LEVEL_4K, va, n, proc_frames, flags))
+		return 0;
+	while (n--)
+		frame_free_4k(proc_frames[n] & PTE_ADDR);
+	return -SYS_ENOMEM;
+}
+
 /*
  * CPL0: the 4 KiB page holding va (in region r of p) mapped to a zeroed
- * frame if it is not mapped yet.  O(1): one walk, one frame, one map.
- * 0, or -SYS_ENOMEM.
+ * frame if it is not mapped yet, and the unmapped pages of the window of
+ * win pages around it (aligned to win, a power of two <= 512, clipped to
+ * r) too, with the accessed bit clear.  One walk, one lazy section (one
+ * doorbell in batched mode), one read per window entry, one frame per page
+ * mapped.  The pages mapped, or -SYS_ENOMEM when va's own page could not
+ * be; *end is set to the window's end.
  */
-static int proc_populate(struct proc *p, const struct proc_region *r, uint64_t va)
+static long proc_populate(struct proc *p, const struct proc_region *r, uint64_t va,
+			  uint64_t win, uint64_t *end)
 {
-	uint64_t page = va & ~(PAGE_SIZE_4K - 1), pa;
+	uint64_t page = va & ~(PAGE_SIZE_4K - 1), flags = proc_pte_flags(r->prot);
+	uint64_t lo = page & ~(win * PAGE_SIZE_4K - 1), hi = lo + win * PAGE_SIZE_4K;
+	uint64_t *e, run = 0, n = 0;
+	long mapped = 0;
+	int err = 0;
 
-	if (r->huge || as_lookup(&p->as, page))
+	*end = page + PAGE_SIZE_4K;
+	if (r->huge)
 		return 0;
-	if (!(pa = frame_alloc_4k()))
+	if (lo < r->start)
+		lo = r->start;
+	if (hi > r->end)
+		hi = r->end;
+	if (!(e = pt_walk(p->as.pml4, lo, PT_LEVEL_4K, true)))
 		return -SYS_ENOMEM;
-	if (mm_map_frames_in(p->as.pml4, PT_LEVEL_4K, page, 1, &pa, proc_pte_flags(r->prot))) {
-		frame_free_4k(pa);
-		return -SYS_ENOMEM;
+	*end = hi;
+	mm_lazy_enter();
+	for (uint64_t v = lo; v < hi; v += PAGE_SIZE_4K, e++) {
+		uint64_t pa = 0;
+
+		if (!(mm_read_pte(e, PT_LEVEL_4K) & PTE_P) && !(pa = frame_alloc_4k()) && v == page)
+			err = -SYS_ENOMEM;
+		if (!pa) {              /* mapped already, or no frame */
+			int e2 = proc_map_run(p, run, n, flags);
+
+			err = err ? err : e2;
+			mapped += e2 ? 0 : (long)n;
+			n = 0;
+			continue;
+		}
+		if (!n)
+			run = v;
+		proc_frames[n++] = pa | (v == page ? PTE_A : 0);
 	}
-	proc_stats.faults++;
-	return 0;
+	if (proc_map_run(p, run, n, flags) == 0)
+		mapped += (long)n;
+	else if (!err)
+		err = -SYS_ENOMEM;
+	mm_lazy_leave();
+	return err ? err : mapped;
 }
 
 /*
@@ -268,9 +314,46 @@ static int proc_user_populate(struct proc *p, uint64_t addr, uint64_t len)
 	for (; va < addr + len; va += PAGE_SIZE_4K) {
 		const struct proc_region *r = proc_region_at(p, va);
 
-		if (r && proc_populate(p, r, va))
+		uint64_t end;
+
+		if (r && proc_populate(p, r, va, 1, &end) < 0)
 			return -SYS_ENOMEM;
 	}
+	return 0;
+}
+
+/* Fault-around: the window (pages, power of two) for a fault at page; O(1). */
+static uint64_t proc_fa_window(struct proc *p, uint64_t page)
+{
+	if (proc_faultaround != PROC_FA_AUTO)
+		return proc_faultaround ? proc_faultaround : 1;
+	if (!p->fa_win)
+		p->fa_win = 1;
+	if (page == p->fa_next) {
+		if (p->fa_win < PROC_FA_AUTO_MAX)
+			p->fa_win *= 2;
+	} else if (p->fa_win > 1) {
+		p->fa_win /= 2;
+	}
+	return p->fa_win;
+}
+
+int proc_faultaround_set(const char *v)
+{
+	uint64_t n = 0;
+
+	if (!strcmp(v, "auto")) {
+		proc_faultaround = PROC_FA_AUTO;
+		return 0;
+	}
+	for (const char *c = v; *c; c++) {
+		if (*c < '0' || *c > '9' || n > 512)
+			return -1;
+		n = n * 10 + (uint64_t)(*c - '0');
+	}
+	if (!*v || n > 512 || (n & (n - 1)))
+		return -1;
+	proc_faultaround = (int)n;
 	return 0;
 }
 
@@ -278,14 +361,20 @@ bool proc_page_fault(struct trap_frame *f)
 {
 	struct proc *p = &proc_table[proc_cur];
 	const struct proc_region *r;
-	uint64_t va = read_cr2();
+	uint64_t va = read_cr2(), win;
+	long mapped;
 
 	if (!proc_active || p->init || (f->error & (PF_ERR_P | PF_ERR_RSVD)))
 		return false;
 	r = proc_region_at(p, va);
 	if (!r || ((f->error & PF_ERR_W) && !(r->prot & SYS_PROT_WRITE)))
 		return false;
-	return proc_populate(p, r, va) == 0;
+	win = proc_fa_window(p, va & ~(PAGE_SIZE_4K - 1));
+	if ((mapped = proc_populate(p, r, va, win, &p->fa_next)) < 0)
+		return false;
+	proc_stats.faults++;
+	proc_stats.fault_pages += (uint64_t)mapped;
+	return true;
 }
 
 /*
@@ -372,7 +461,7 @@ static long proc_sys_mmap(struct proc *p, uint64_t addr, uint64_t len, uint64_t 
 	    (prot != SYS_PROT_READ && prot != (SYS_PROT_READ | SYS_PROT_WRITE)))
 		return -SYS_EINVAL;
 	n = len / size;
-	if (n > PROC_MMAP_MAX_PAGES)
+	if (n > (huge ? PROC_MMAP_MAX_PAGES : PROC_LAZY_MAX_PAGES))
 		return -SYS_EINVAL;
 	if (addr) {
 		if (addr % size || addr < AS_USER_BASE || addr >= AS_MMAP_END ||
@@ -418,19 +507,40 @@ static long proc_sys_mmap(struct proc *p, uint64_t addr, uint64_t len, uint64_t 
 static long proc_sys_munmap(struct proc *p, uint64_t addr, uint64_t len)
 {
 	struct proc_region *r = proc_region_of(p, addr, len);
-	uint64_t size, n;
+	uint64_t n;
 
 	if (!r)
 		return -SYS_EINVAL;
-	size = r->huge ? PAGE_SIZE_2M : PAGE_SIZE_4K;
-	n = len / size;
-	for (uint64_t i = 0; i < n; i++)
-		proc_frames[i] = as_lookup(&p->as, addr + i * size);
-	mm_clear_range_in(p->as.pml4, r->huge ? PT_LEVEL_2M : PT_LEVEL_4K, addr, n);
-	mm_sync();
-	for (uint64_t i = 0; i < n; i++)
-		if (proc_frames[i])
-			r->huge ? frame_free_2m(proc_frames[i]) : frame_free_4k(proc_frames[i]);
+	if (r->huge) {
+		n = len / PAGE_SIZE_2M;
+		for (uint64_t i = 0; i < n; i++)
+			proc_frames[i] = as_lookup(&p->as, addr + i * PAGE_SIZE_2M);
+		mm_clear_range_in(p->as.pml4, PT_LEVEL_2M, addr, n);
+		mm_sync();
+		for (uint64_t i = 0; i < n; i++)
+			if (proc_frames[i])
+				frame_free_2m(proc_frames[i]);
+	}
+	/* Lazy 4 KiB pages: per page table that exists, the pages mapped so far. */
+	for (uint64_t va = addr; !r->huge && va < addr + len; va += n * PAGE_SIZE_4K) {
+		uint64_t *e = pt_walk(p->as.pml4, va, PT_LEVEL_4K, false), nf = 0;
+
+		n = 512 - ((va / PAGE_SIZE_4K) & 511);
+		if (n > (addr + len - va) / PAGE_SIZE_4K)
+			n = (addr + len - va) / PAGE_SIZE_4K;
+		for (uint64_t i = 0; e && i < n; i++) {
+			uint64_t t = mm_read_pte(&e[i], PT_LEVEL_4K);
+
+			if (t & PTE_P)
+				proc_frames[nf++] = t & PTE_ADDR;
+		}
+		if (!nf)
+			continue;
+		mm_clear_range_in(p->as.pml4, PT_LEVEL_4K, va, n);
+		mm_sync();
+		while (nf)
+			frame_free_4k(proc_frames[--nf]);
+	}
 	r->end = 0;
 	return 0;
 }

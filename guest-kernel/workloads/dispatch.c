@@ -4,6 +4,7 @@
 #include <gk/arch.h>
 #include <gk/balloon.h>
 #include <gk/console.h>
+#include <gk/proc.h>
 #include <gk/mmapi.h>
 #include <gk/printf.h>
 #include <gk/report.h>
@@ -139,6 +140,12 @@ static int wl_parse(struct wl_args *a, const char **name)
 				return -1;
 			}
 			console_use_serial(!strcmp(eq + 1, "serial"));
+		} else if (!strcmp(tok, "faultaround")) {
+			if (proc_faultaround_set(eq + 1)) {
+				printf("guest: bad value faultaround=%s (want 0|N|auto, N a power of two <= 512)\n",
+				       eq + 1);
+				return -1;
+			}
 		} else if (wl_arg(a, tok)) {
 			printf("guest: parameter '%s' given twice\n", tok);
 			return -1;

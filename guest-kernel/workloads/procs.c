@@ -130,6 +130,7 @@ static long procs_init(void *arg)
 	report("syscalls", (int64_t)proc_stats.syscalls, 0);
 	report("bad_args", (int64_t)proc_stats.bad_args, 0);
 	report("faults", (int64_t)proc_stats.faults, 0);
+	report("fault_pages", (int64_t)proc_stats.fault_pages, 0);
 	report("cycles", (int64_t)procs_cycles, 0);
 	report("frames_free_before", (int64_t)free_before, 0);
 	report("frames_free_after", (int64_t)free_after, 0);

@@ -30,11 +30,26 @@
 #define PROC_REGIONS  8         /* region 0: the stack; the rest mmap's */
 
 /*
- * One mmap, munmap or mprotect covers at most one page table's worth of
- * entries (512 pages of its size), so CPL0 work stays bounded per call:
- * 2 MiB regions are mapped eagerly by mmap, munmap looks up every page.
+ * A 2 MiB mmap maps eagerly, so it covers at most one table's worth
+ * (512 pages).  A 4 KiB mmap is lazy (pages are mapped on fault) and may
+ * cover PROC_LAZY_MAX_PAGES (64 MiB); its munmap reads the entries of each
+ * page table that exists, 512 per table at CPL0.
  */
 #define PROC_MMAP_MAX_PAGES 512
+#define PROC_LAZY_MAX_PAGES (16 * 1024)
+
+/*
+ * Fault-around (boot argument faultaround=0|N|auto): a page fault maps the
+ * unmapped pages of an aligned window of N pages (a power of two up to 512,
+ * clipped to the region) around the faulting one; 0 or 1: that page only.
+ * auto: per process, the window doubles (up to PROC_FA_AUTO_MAX) when a
+ * fault lands where the last window ended and halves otherwise.
+ */
+#define PROC_FA_AUTO     (-1)
+#define PROC_FA_AUTO_MAX 64
+extern int proc_faultaround;
+/* Parse a faultaround= value: 0, or -1 when it is not 0..512 (a power of two) or auto. */
+int proc_faultaround_set(const char *v);
 
 /* Ring 3, init only: a process running entry(arg) (entry in .utext). pid, or -errno. */
 int proc_create(long (*entry)(long), long arg);
@@ -50,7 +65,8 @@ uint64_t proc_lookup(int pid, uint64_t va);
 struct proc_stats {
 	uint64_t created, switches, syscalls, killed;
 	uint64_t bad_args;      /* calls answered with -errno */
-	uint64_t faults;        /* lazy pages mapped (page faults, and pages the kernel touched) */
+	uint64_t faults;        /* page faults that mapped memory */
+	uint64_t fault_pages;   /* pages they mapped (fault-around's neighbours included) */
 };
 extern struct proc_stats proc_stats;
 
