@@ -1,6 +1,6 @@
 # Processes: workload procs in every PV MMU mode.  K workers map private
 # memory at the same user address, fill, yield, verify and exit with a
-# status of their pid; five processes that fault (unmapped, read-only,
+# status of their pid (memory mapped lazily, on fault); five processes that fault (unmapped, read-only,
 # another's frame through the identity map, ud2, #GP) are killed and
 # reported while the others finish; bad system-call arguments get errors.
 source "$(dirname "$0")/lib.sh" "$@"
@@ -28,6 +28,17 @@ for mode in off immediate batched; do
 	if [ $mode != off ]; then
 		expect_json "$J" '.pvmmu.rejected == 0 and .pvmmu.pins > 0 and .pvmmu.unpins > 0' "$what: channel"
 	fi
+done
+
+# with fault-around the faulting processes are still killed, every frame comes back
+for fa in 16 auto; do
+	J=$TMP/procs.fa$fa.json
+	run_vmm -q --pv-mmu batched --stats "$J" "$GUEST" -- workload=procs n=$K faultaround=$fa
+	what="procs n=$K faultaround=$fa"
+	expect_status 0 "$what"
+	expect_out "procs: $K exited as expected, 5 killed as expected, 0 errors" "$what summary"
+	expect_json "$J" ".guest.killed == 5 and .guest.errors == 0 and .guest.isolated == $K" "$what statuses"
+	expect_json "$J" '.guest.frames_free_before == .guest.frames_free_after' "$what: every frame back"
 done
 
 # the bound on K, refused with one line
