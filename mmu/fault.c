@@ -570,15 +570,17 @@ static void fault_minor(struct fault_worker *w, uint64_t i, uint32_t st, bool wr
 }
 
 /*
- * Give back prefault's claim of pages [@first, @first + @n): no room was
- * reserved for them, so none is released.
+ * Give back prefault's claim of pages [@first, @first + @n), and their room
+ * under the limit when it was @reserved already.
  */
-static void fault_pf_unclaim(struct fault *f, uint64_t first, uint64_t n)
+static void fault_pf_unclaim(struct fault *f, uint64_t first, uint64_t n, bool reserved)
 {
 	for (uint64_t i = first; i < first + n; i++) {
 		pages_lock(f->pages, i);
 		fault_publish(f, i, pages_get(f->pages, i));
 	}
+	if (reserved)
+		pages_release(f->pages, n);
 	atomic_fetch_sub(&f->pf_pending, n);
 	atomic_fetch_add_explicit(&f->c.pf_dropped, n, memory_order_relaxed);
 }
@@ -598,7 +600,7 @@ static bool fault_pf_push(struct fault *f, uint64_t first, uint64_t n)
 	}
 	pthread_mutex_unlock(&f->pf_mu);
 	if (!queued)
-		fault_pf_unclaim(f, first, n);
+		fault_pf_unclaim(f, first, n, false);
 	return queued;
 }
 
@@ -675,10 +677,7 @@ static void fault_pf_zero(struct fault *f, uint64_t first, uint64_t n)
 	for (uint64_t i = first; ret == 1 && i < first + n; i++)
 		uffd_zero(f->uffd, fault_addr(f, i));   /* a part was mapped: the rest page by page */
 	if (ret < 0) {
-		for (uint64_t i = first; i < first + n; i++)
-			fault_unclaim(f, i);
-		atomic_fetch_sub(&f->pf_pending, n);
-		atomic_fetch_add_explicit(&f->c.pf_dropped, n, memory_order_relaxed);
+		fault_pf_unclaim(f, first, n, true);
 		return;
 	}
 	for (uint64_t i = first; i < first + n; i++) {
@@ -701,10 +700,7 @@ static void fault_pf_read(struct fault_worker *w, uint64_t first, uint32_t n)
 	if (!r || !w->ring_ok || swap_queue_read(f->swap, &w->ring, r->buf, first, n, r)) {
 		if (r)
 			r->used = false;
-		for (uint64_t i = first; i < first + n; i++)
-			fault_unclaim(f, i);
-		atomic_fetch_sub(&f->pf_pending, n);
-		atomic_fetch_add_explicit(&f->c.pf_dropped, n, memory_order_relaxed);
+		fault_pf_unclaim(f, first, n, true);
 		return;
 	}
 	r->demand = false;
@@ -751,7 +747,7 @@ static void fault_pf_serve(struct fault_worker *w)
 			       page_kind(pages_get(f->pages, run.first + k + m)) == kind)
 				m++;
 			if (atomic_load(&f->swap->abort)) {
-				fault_pf_unclaim(f, run.first + k, m);
+				fault_pf_unclaim(f, run.first + k, m, false);
 				continue;
 			}
 			fault_pf_room(w, m);
@@ -943,7 +939,7 @@ void fault_stop(struct fault *f)
 
 		f->pf_head = (f->pf_head + 1) % FAULT_PF_QUEUE;
 		f->pf_len--;
-		fault_pf_unclaim(f, run.first, run.n);
+		fault_pf_unclaim(f, run.first, run.n, false);
 	}
 	close(f->pf_efd);
 	f->pf_efd = -1;
