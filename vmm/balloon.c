@@ -41,7 +41,7 @@ static void balloon_mark(struct balloon *b, uint64_t u, bool held)
 		b->held[u / 64] &= ~(1ull << (u % 64));
 }
 
-/* Range @k of @req alone: its shape and place.  A status. */
+/* One range alone: its shape and place.  A status. */
 static int32_t balloon_check_range(const struct balloon *b, const struct pv_balloon_range *r)
 {
 	if (!r->size || (r->gpa | r->size) & (PV_BALLOON_UNIT - 1))
@@ -61,21 +61,19 @@ static bool balloon_overlap(const struct pv_balloon_range *a, const struct pv_ba
 static int32_t balloon_check(const struct balloon *b, const struct pv_balloon *req)
 {
 	bool inflate = req->op == PV_BALLOON_INFLATE;
-	int32_t worst = PV_OK;
+	int32_t worst = PV_OK, st[PV_BALLOON_RANGES];
 
 	if (req->count == 0 || req->count > PV_BALLOON_RANGES)
 		return PV_EINVAL;
 	/* shape and place first, so that the status does not depend on the range order */
 	for (uint32_t k = 0; k < req->count; k++) {
-		int32_t st = balloon_check_range(b, &req->range[k]);
-
-		if (st == PV_EINVAL)
-			return st;
-		if (st != PV_OK)
-			worst = st;
-		for (uint32_t q = 0; st == PV_OK && q < k; q++)
-			if (balloon_check_range(b, &req->range[q]) == PV_OK &&
-			    balloon_overlap(&req->range[q], &req->range[k]))
+		st[k] = balloon_check_range(b, &req->range[k]);
+		if (st[k] == PV_EINVAL)
+			return st[k];
+		if (st[k] != PV_OK)
+			worst = st[k];
+		for (uint32_t q = 0; st[k] == PV_OK && q < k; q++)
+			if (st[q] == PV_OK && balloon_overlap(&req->range[q], &req->range[k]))
 				return PV_EINVAL;
 	}
 	if (worst != PV_OK)
