@@ -138,6 +138,19 @@ void guestmem_prefault(const struct guestmem *gm, uint64_t first, uint64_t n)
 		gm->pager.prefault(gm->pager.ctx, first, n);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  /* Linux 5.14; older libc headers lack it */
+#endif
+
+int guestmem_populate(const struct guestmem *gm, uint64_t gpa, uint64_t len)
+{
+	if (!guestmem_range_ok(gm->size, gpa, len) || ((gpa | len) & 0xfff))
+		return -EINVAL;
+	if (!len || madvise(gm->guest_map + gpa, len, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	return -errno;
+}
+
 int guestmem_punch(const struct guestmem *gm, uint64_t gpa, uint64_t len)
 {
 	if (fallocate(gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa,

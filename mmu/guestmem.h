@@ -88,6 +88,14 @@ void guestmem_put(const struct guestmem *gm, uint64_t gpa, uint64_t len);
 void guestmem_prefault(const struct guestmem *gm, uint64_t first, uint64_t n);
 
 /*
+ * Allocate the host pages of [@gpa, @gpa + @len) (page-aligned, inside RAM)
+ * in the guest mapping, the one KVM reads, without changing their contents
+ * (madvise MADV_POPULATE_WRITE, Linux 5.14).  Not for swap mode, whose
+ * pages come through userfaultfd.  0 or -errno (the caller names it).
+ */
+int guestmem_populate(const struct guestmem *gm, uint64_t gpa, uint64_t len);
+
+/*
  * Punch [@gpa, @gpa + @len) (page-aligned, inside RAM) out of the memfd: its
  * memory goes back to the host, both mappings read zeros there, and the
  * guest mapping's PTEs go with it.  0 or -errno (the caller names it).

@@ -58,8 +58,9 @@ static void config_usage(FILE *f)
 		"      --fault-threads N  with --swap: userfaultfd service threads, 1 to %d (default 1)\n"
 		"      --readahead MODE  with --swap: auto (streams sized by their hit rate; default),\n"
 		"                      off, or N (a fixed window of N pages, 1 to %d)\n"
-		"      --prefault MODE with --swap: on (default) brings in the pages the guest maps\n"
-		"                      through the PV MMU channel before it touches them; off\n"
+		"      --prefault MODE on (default) brings in the pages the guest maps through\n"
+		"                      the PV MMU channel before it touches them (swap mode: from\n"
+		"                      swap; else host memory and KVM's stage-2 tables); off\n"
 		"      --balloon SIZE  the balloon target: guest RAM (a multiple of 2M, below\n"
 		"                      --memory) the guest gives back to the host at boot\n"
 		"      --anon-ram      guest RAM as private anonymous memory (not with --swap)\n"
@@ -204,11 +205,10 @@ static int config_parse_resident(const char *s, uint64_t *out, FILE *err)
 
 /* The swap options go together, and only with memfd RAM. */
 static int config_check_swap(const struct vm_config *cfg, bool aging, bool threads, bool ra,
-			     bool pf, FILE *err)
+			     FILE *err)
 {
 	const char *alone = cfg->resident ? "--resident" : aging ? "--aging" :
-			    threads ? "--fault-threads" : ra ? "--readahead" :
-			    pf ? "--prefault" : NULL;
+			    threads ? "--fault-threads" : ra ? "--readahead" : NULL;
 
 	if (!cfg->swap_dir) {
 		if (alone) {
@@ -264,7 +264,7 @@ static char *config_join(int argc, char **argv, int from)
 int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
 	const char *cmdline = NULL;
-	bool aging = false, threads = false, ra = false, pf = false;
+	bool aging = false, threads = false, ra = false;
 	unsigned ra_pages;
 	int opt, ret, dd;
 
@@ -359,7 +359,6 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 				return -EINVAL;
 			}
 			cfg->prefault = strcmp(optarg, "on") == 0;
-			pf = true;
 			break;
 		case OPT_BALLOON:
 			ret = config_parse_size(optarg, &cfg->balloon);
@@ -405,7 +404,7 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 			argv[optind]);
 		return -EINVAL;
 	}
-	if (config_check_swap(cfg, aging, threads, ra, pf, err))
+	if (config_check_swap(cfg, aging, threads, ra, err))
 		return -EINVAL;
 	if (cfg->balloon >= cfg->mem_size) {
 		fprintf(err, "vmm: --balloon %lluK is not below --memory %lluK: the guest needs "

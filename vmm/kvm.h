@@ -10,6 +10,18 @@
 #include <linux/kvm.h>
 #include <stdint.h>
 
+/* KVM_PRE_FAULT_MEMORY (Linux 6.10), for headers older than the kernel we run on. */
+#ifndef KVM_CAP_PRE_FAULT_MEMORY
+#define KVM_CAP_PRE_FAULT_MEMORY 236
+struct kvm_pre_fault_memory {
+	__u64 gpa;
+	__u64 size;
+	__u64 flags;
+	__u64 padding[5];
+};
+#define KVM_PRE_FAULT_MEMORY _IOWR(KVMIO, 0xd5, struct kvm_pre_fault_memory)
+#endif
+
 /* Returns the ioctl's result (>= 0) or -errno, retrying EINTR except for KVM_RUN. */
 int kvm_ioctl(int fd, unsigned long req, void *arg);
 

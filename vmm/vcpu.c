@@ -18,6 +18,14 @@
 
 #define VCPU_CPUID_MAX 256
 
+/* The vCPU whose thread this is: vCPU ioctls from its exit handlers need its fd. */
+static __thread struct vcpu *vcpu_self;
+
+int vcpu_current_fd(void)
+{
+	return vcpu_self ? vcpu_self->fd : -1;
+}
+
 static inline uint64_t vcpu_now_ns(void)
 {
 	struct timespec ts;
@@ -279,6 +287,7 @@ static void *vcpu_thread(void *arg)
 	sigset_t kick;
 	int r;
 
+	vcpu_self = v;
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);

@@ -42,6 +42,9 @@ int vcpu_set_boot_state(struct vcpu *v, uint64_t entry);
 int vcpu_start(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 
+/* The fd of the vCPU whose thread calls this, or -1 on any other thread. */
+int vcpu_current_fd(void);
+
 void vcpu_destroy(struct vcpu *v);
 
 enum vcpu_action { VCPU_CONTINUE, VCPU_STOP };

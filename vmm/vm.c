@@ -43,6 +43,7 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, FILE *console)
 			(unsigned long long)cfg->mem_size, strerror(-ret));
 		return ret;
 	}
+	prefault_init(&vm->prefault, &vm->mem, cfg->prefault && !cfg->swap_dir);
 	ret = balloon_init(&vm->balloon, &vm->mem, &vm->pvmmu, cfg->balloon);
 	if (ret) {
 		fprintf(stderr, "vmm: balloon state: %s\n", strerror(-ret));
@@ -118,6 +119,19 @@ int vm_load_image(struct vm *vm, const void *image, size_t len, char *err, size_
 	return ret;
 }
 
+/* Without --swap, the PV MMU channel's mapped runs go to vmm/prefault (swap mode has its own). */
+static void vm_prefault_start(struct vm *vm)
+{
+	struct guestmem_pager pager;
+
+	if (!vm->prefault.on)
+		return;
+	if (kvm_check_extension(vm->vm_fd, KVM_CAP_PRE_FAULT_MEMORY) > 0)
+		prefault_use_kvm(&vm->prefault);
+	pager = prefault_pager(&vm->prefault);
+	guestmem_set_pager(&vm->mem, &pager);
+}
+
 int vm_create_kvm(struct vm *vm)
 {
 	struct kvm_userspace_memory_region slot = {
@@ -161,6 +175,7 @@ int vm_create_kvm(struct vm *vm)
 		return ret ? ret : -EIO;
 	}
 	vm->tsc_khz = (uint32_t)ret;
+	vm_prefault_start(vm);
 	return 0;
 }
 
@@ -342,11 +357,13 @@ static const char *vm_end_name(int end)
 	}
 }
 
-#define VM_METRICS_MAX (2 + SWAPMODE_RELEASE_METRICS + BALLOON_METRICS + SWAPMODE_METRICS_MAX)
+#define VM_METRICS_MAX (2 + SWAPMODE_RELEASE_METRICS + BALLOON_METRICS + SWAPMODE_METRICS_MAX + \
+			PREFAULT_METRICS)
 
 /*
  * The report's metric objects beside the fixed ones: released (the PV MMU
- * channel's, and swap mode's), balloon, and swap mode's own.
+ * channel's, and swap mode's), balloon, and swap mode's own or, without
+ * it, prefault's.
  */
 static unsigned vm_metrics(const struct vm *vm, struct metric *m)
 {
@@ -359,6 +376,8 @@ static unsigned vm_metrics(const struct vm *vm, struct metric *m)
 	n += balloon_metrics(&vm->balloon, m + n, BALLOON_METRICS);
 	if (vm->swap)
 		n += swapmode_metrics(vm->swap, m + n, SWAPMODE_METRICS_MAX);
+	else
+		n += prefault_metrics(&vm->prefault, m + n, PREFAULT_METRICS);
 	return n;
 }
 

@@ -15,6 +15,7 @@
 #include "vmm/dev/devices.h"
 #include "vmm/elf.h"
 #include "vmm/iobus.h"
+#include "vmm/prefault.h"
 #include "vmm/pvmmu.h"
 #include "vmm/report.h"
 #include "vmm/stats.h"
@@ -47,6 +48,7 @@ struct vm {
 	struct pvmmu pvmmu;     /* the PV MMU channel: pinned tables, rings, counters */
 	struct balloon balloon; /* 2 MiB units the guest gave back (PV_HC_BALLOON) */
 	struct swapmode *swap;  /* userfaultfd swap mode (--swap), or NULL */
+	struct prefault prefault;       /* without --swap: the frames the guest maps */
 	FILE *console;          /* where guest output goes (stdout) */
 	pthread_t main_thread;  /* vm_run()'s caller: told when the last vCPU stops */
 	atomic_uint running;    /* vCPU threads not yet finished */

@@ -9,7 +9,7 @@ mkdir -p "$SW"
 MIB=1048576
 
 # bad combinations: one line, status 2, nothing started
-refused "--prefault needs --swap" "--prefault without --swap" -m 64M --prefault on "$GUEST"
+refused "--prefault 'maybe': expected on or off" "--prefault maybe without --swap" -m 64M --prefault maybe "$GUEST"
 refused "--prefault 'yes': expected on or off" "--prefault yes" -m 64M --swap "$SW" --resident 8M --prefault yes "$GUEST"
 refused "--balloon '3M': expected a size that is a multiple of 2M" "--balloon 3M" -m 64M --balloon 3M "$GUEST"
 refused "--balloon 65536K is not below --memory 65536K" "--balloon as large as RAM" -m 64M --balloon 64M "$GUEST"

@@ -23,9 +23,23 @@ for mode in off immediate batched; do
 			if [ $mode != off ]; then
 				expect_json "$J" '.pvmmu.rejected == 0' "$what: channel"
 			fi
+			expect_json "$J" '.prefault.mode == "on" and .prefault.errors == 0 and
+				(.prefault.method | IN("populate+kvm", "populate"))' "$what: prefault on, no errors"
+			# batched: every page the faults mapped went to the host in a run
+			[ $mode = batched ] && expect_json "$J" ".prefault.pages >= $PAGES and
+				.prefault.runs > 0 and .prefault.runs <= .pvmmu.doorbells" "$what: maps prefaulted"
 		done
 	done
 done
+
+# --prefault off: the same pages, nothing prefaulted
+J=$TMP/fb.nopf.json
+run_vmm -q --pv-mmu batched --prefault off --stats "$J" "$GUEST" -- workload=faultbench \
+	size=$SIZE pattern=seq faultaround=16
+expect_status 0 "faultbench --prefault off"
+expect_json "$J" ".guest.errors == 0 and .guest.fault_pages == $PAGES" "--prefault off: every page verified"
+expect_json "$J" '.prefault.mode == "off" and .prefault.method == "none" and .prefault.runs == 0 and
+	.prefault.pages == 0' "--prefault off: nothing prefaulted"
 
 # bad values, refused with one line
 run_vmm -q "$GUEST" -- workload=faultbench faultaround=3

@@ -164,6 +164,11 @@ START_TEST(swap_options)
 			       "--prefault=on", "img", NULL), CONFIG_RUN);
 	ck_assert(cfg.prefault);
 	config_free(&cfg);
+	/* without --swap it prefaults host memory and stage 2 */
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--prefault", "off", "img", NULL),
+			 CONFIG_RUN);
+	ck_assert(!cfg.prefault);
+	config_free(&cfg);
 	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "-m", "64M", "--balloon", "62M", "img",
 			       NULL), CONFIG_RUN);
 	ck_assert_uint_eq(cfg.balloon, 62ull << 20);
@@ -281,7 +286,7 @@ START_TEST(bad_usage)
 		  "--stats and --swap name the same path 'd'" },
 		{ { "--swap", "s", "--resident", "8M", "--anon-ram", "img", NULL },
 		  "--anon-ram and --swap" },
-		{ { "--prefault", "on", "img", NULL }, "--prefault needs --swap" },
+		{ { "--prefault", "yes", "img", NULL }, "--prefault 'yes': expected on or off" },
 		{ { "--swap", "s", "--resident", "8M", "--prefault", "yes", "img", NULL },
 		  "--prefault 'yes': expected on or off" },
 		{ { "--balloon", "3M", "img", NULL }, "--balloon '3M': expected a size that is a "
