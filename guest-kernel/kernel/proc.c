@@ -4,7 +4,11 @@
  * CPL0 side (proc_syscall, proc_kill_current): each call does a bounded
  * amount of work -- argument checks against at most PROC_REGIONS regions,
  * a scan of PROC_MAX slots, a frame copy and a CR3 load -- except mmap,
- * munmap and mprotect, which touch at most PROC_MMAP_MAX_PAGES entries.
+ * munmap and mprotect.  mmap maps at most PROC_MMAP_MAX_PAGES entries (2 MiB
+ * pages; 4 KiB ones are only recorded).  munmap and mprotect visit only
+ * what of the range lies in regions, never a hole, and no region is larger
+ * than one mmap (proc_region_max): so at most PROC_REGIONS - 1 regions'
+ * worth, a 4 KiB region per page table that exists (512 entries each).
  * Ring-3 side (proc_create, proc_wait: init only): building and tearing
  * down address spaces, natively.
  */
@@ -437,16 +441,6 @@ static long proc_sys_report(struct proc *p, uint64_t key, int64_t value)
 	return 0;
 }
 
-/* The region exactly [addr, addr + len), or NULL. */
-static struct proc_region *proc_region_of(struct proc *p, uint64_t addr, uint64_t len)
-{
-	for (int i = 1; i < PROC_REGIONS; i++)
-		if (p->region[i].end && p->region[i].start == addr &&
-		    p->region[i].end - addr == len)
-			return &p->region[i];
-	return NULL;
-}
-
 static long proc_sys_mmap(struct proc *p, uint64_t addr, uint64_t len, uint64_t prot,
 			  uint64_t flags)
 {
@@ -504,30 +498,116 @@ static long proc_sys_mmap(struct proc *p, uint64_t addr, uint64_t len, uint64_t 
 	return (long)addr;
 }
 
-static long proc_sys_munmap(struct proc *p, uint64_t addr, uint64_t len)
+/* ---- munmap and mprotect of any page range (Linux semantics) */
+
+/*
+ * The largest mmap region: one mmap's worth.  Splits only shrink regions
+ * and a join never goes past this, so a call's work stays bounded (above)
+ * and a 2 MiB region's frames fit proc_frames.
+ */
+static uint64_t proc_region_max(bool huge)
 {
-	struct proc_region *r = proc_region_of(p, addr, len);
+	return huge ? PROC_MMAP_MAX_PAGES * PAGE_SIZE_2M : PROC_LAZY_MAX_PAGES * PAGE_SIZE_4K;
+}
+
+/* Whether va lies strictly inside r: a range ending there splits or trims r. */
+static bool proc_cuts(const struct proc_region *r, uint64_t va)
+{
+	return r->end && va > r->start && va < r->end;
+}
+
+/*
+ * munmap/mprotect's arguments: addr and len 4 KiB-aligned, len > 0, inside
+ * the mmap area without wrapping (never the stack, region 0), and where an
+ * end of the range cuts a 2 MiB region, on a 2 MiB boundary (a 2 MiB page
+ * cannot be split).  init has the mm API: never.
+ */
+static bool proc_range_ok(const struct proc *p, uint64_t addr, uint64_t len)
+{
+	uint64_t end = addr + len;
+
+	if (p->init || !len || addr % PAGE_SIZE_4K || len % PAGE_SIZE_4K ||
+	    addr < AS_USER_BASE || addr >= AS_MMAP_END || len > AS_MMAP_END - addr)
+		return false;
+	for (int i = 1; i < PROC_REGIONS; i++) {
+		const struct proc_region *r = &p->region[i];
+
+		if (r->huge && ((proc_cuts(r, addr) && addr % PAGE_SIZE_2M) ||
+				(proc_cuts(r, end) && end % PAGE_SIZE_2M)))
+			return false;
+	}
+	return true;
+}
+
+static int proc_free_slots(const struct proc *p)
+{
+	int n = 0;
+
+	for (int i = 1; i < PROC_REGIONS; i++)
+		n += !p->region[i].end;
+	return n;
+}
+
+/* A free slot, which the caller counted, set to r's prot and size over [start, end). */
+static struct proc_region *proc_region_copy(struct proc *p, const struct proc_region *r,
+					    uint64_t start, uint64_t end)
+{
+	for (int i = 1; i < PROC_REGIONS; i++)
+		if (!p->region[i].end) {
+			p->region[i] = (struct proc_region){ start, end, r->prot, r->huge };
+			return &p->region[i];
+		}
+	GUEST_ASSERTF(false, "proc: pid %d: no region slot for a split", p->pid);
+	return NULL;
+}
+
+/*
+ * Regions that meet at a va in [lo, hi] and agree (prot, page size) become
+ * one, as Linux merges a changed vma with its neighbours: so changing a
+ * page's prot and back does not use up slots.  Regions meeting elsewhere
+ * stay apart.  At most PROC_REGIONS joins, each after a scan of the slots.
+ */
+static void proc_regions_join(struct proc *p, uint64_t lo, uint64_t hi)
+{
+	for (int i = 1; i < PROC_REGIONS; i++)
+		for (int j = 1; p->region[i].end && j < PROC_REGIONS; j++) {
+			struct proc_region *a = &p->region[i], *b = &p->region[j];
+
+			if (!b->end || a->end != b->start || a->end < lo || a->end > hi ||
+			    a->prot != b->prot || a->huge != b->huge ||
+			    b->end - a->start > proc_region_max(a->huge))
+				continue;
+			a->end = b->end;
+			b->end = 0;
+			j = 0;          /* a grew: it may touch another one now */
+		}
+}
+
+/* The 2 MiB pages of [lo, hi), in a 2 MiB region: unmapped, their frames freed. */
+static void proc_unmap_2m(struct proc *p, uint64_t lo, uint64_t hi)
+{
+	uint64_t n = (hi - lo) / PAGE_SIZE_2M;  /* <= PROC_MMAP_MAX_PAGES: proc_region_max */
+
+	for (uint64_t i = 0; i < n; i++)
+		proc_frames[i] = as_lookup(&p->as, lo + i * PAGE_SIZE_2M);
+	mm_clear_range_in(p->as.pml4, PT_LEVEL_2M, lo, n);
+	mm_sync();
+	for (uint64_t i = 0; i < n; i++)
+		if (proc_frames[i])
+			frame_free_2m(proc_frames[i]);
+}
+
+/* Lazy 4 KiB pages of [lo, hi): per page table that exists, the pages mapped so far. */
+static void proc_unmap_4k(struct proc *p, uint64_t lo, uint64_t hi)
+{
 	uint64_t n;
 
-	if (!r)
-		return -SYS_EINVAL;
-	if (r->huge) {
-		n = len / PAGE_SIZE_2M;
-		for (uint64_t i = 0; i < n; i++)
-			proc_frames[i] = as_lookup(&p->as, addr + i * PAGE_SIZE_2M);
-		mm_clear_range_in(p->as.pml4, PT_LEVEL_2M, addr, n);
-		mm_sync();
-		for (uint64_t i = 0; i < n; i++)
-			if (proc_frames[i])
-				frame_free_2m(proc_frames[i]);
-	}
-	/* Lazy 4 KiB pages: per page table that exists, the pages mapped so far. */
-	for (uint64_t va = addr; !r->huge && va < addr + len; va += n * PAGE_SIZE_4K) {
+	for (uint64_t va = lo; va < hi; va += n * PAGE_SIZE_4K) {
 		uint64_t *e = pt_walk(p->as.pml4, va, PT_LEVEL_4K, false), nf = 0;
 
 		n = 512 - ((va / PAGE_SIZE_4K) & 511);
-		if (n > (addr + len - va) / PAGE_SIZE_4K)
-			n = (addr + len - va) / PAGE_SIZE_4K;
+		if (n > (hi - va) / PAGE_SIZE_4K)
+			n = (hi - va) / PAGE_SIZE_4K;
 		for (uint64_t i = 0; e && i < n; i++) {
 			uint64_t t = mm_read_pte(&e[i], PT_LEVEL_4K);
 
@@ -537,25 +617,114 @@ static long proc_sys_munmap(struct proc *p, uint64_t addr, uint64_t len)
 		if (!nf)
 			continue;
 		mm_clear_range_in(p->as.pml4, PT_LEVEL_4K, va, n);
-		mm_sync();
+		mm_sync();              /* the clears land before a frame can be reused */
 		while (nf)
 			frame_free_4k(proc_frames[--nf]);
 	}
-	r->end = 0;
+}
+
+/*
+ * Every part of [addr, addr + len) that lies in a region is unmapped and
+ * the region trimmed; holes are fine (0, as Linux).  A region the range
+ * lies strictly inside is split, which takes a slot: checked before
+ * anything changes, so -ENOMEM leaves all as it was.
+ */
+static long proc_sys_munmap(struct proc *p, uint64_t addr, uint64_t len)
+{
+	uint64_t end = addr + len;
+
+	if (!proc_range_ok(p, addr, len))
+		return -SYS_EINVAL;
+	for (int i = 1; i < PROC_REGIONS; i++)
+		if (proc_cuts(&p->region[i], addr) && proc_cuts(&p->region[i], end) &&
+		    !proc_free_slots(p))
+			return -SYS_ENOMEM;
+	for (int i = 1; i < PROC_REGIONS; i++) {
+		struct proc_region *r = &p->region[i];
+		uint64_t lo = r->start > addr ? r->start : addr, hi = r->end < end ? r->end : end;
+
+		if (!r->end || lo >= hi)
+			continue;
+		if (r->huge)
+			proc_unmap_2m(p, lo, hi);
+		else
+			proc_unmap_4k(p, lo, hi);
+		if (lo > r->start && hi < r->end)       /* lies past the range: skipped */
+			proc_region_copy(p, r, hi, r->end);
+		if (lo > r->start)
+			r->end = lo;
+		else if (hi < r->end)
+			r->start = hi;
+		else
+			r->end = 0;
+	}
 	return 0;
 }
 
+/* Whether regions cover all of [addr, end): at most one step per region. */
+static bool proc_covered(const struct proc *p, uint64_t addr, uint64_t end)
+{
+	while (addr < end) {
+		const struct proc_region *r = proc_region_at(p, addr);
+
+		if (!r)
+			return false;
+		addr = r->end;
+	}
+	return true;
+}
+
+/* [lo, hi) of r, mapped pages included, gets prot; lazy pages take r->prot when they fault. */
+static void proc_protect(struct proc *p, struct proc_region *r, uint64_t lo, uint64_t hi,
+			 unsigned prot)
+{
+	uint64_t size = r->huge ? PAGE_SIZE_2M : PAGE_SIZE_4K, w = prot & SYS_PROT_WRITE ? PTE_W : 0;
+
+	mm_protect_range_in(p->as.pml4, r->huge ? PT_LEVEL_2M : PT_LEVEL_4K, lo, (hi - lo) / size,
+			    w, w ^ PTE_W);
+	if (hi < r->end) {              /* lies past the range: skipped */
+		proc_region_copy(p, r, hi, r->end);
+		r->end = hi;
+	}
+	if (lo > r->start) {            /* the copy has the old prot until below */
+		struct proc_region *m = proc_region_copy(p, r, lo, hi);
+
+		r->end = lo;
+		r = m;
+	}
+	r->prot = prot;
+}
+
+/*
+ * prot applies to exactly [addr, addr + len), which regions must cover
+ * (else -ENOMEM, as Linux).  A region with another prot that the range
+ * cuts is split there, a slot per cut: counted before anything changes,
+ * so -ENOMEM leaves all as it was.  Then pieces that agree join where
+ * they meet in [addr, addr + len].
+ */
 static long proc_sys_mprotect(struct proc *p, uint64_t addr, uint64_t len, uint64_t prot)
 {
-	struct proc_region *r = proc_region_of(p, addr, len);
-	uint64_t size;
+	uint64_t end = addr + len;
+	int need = 0;
 
-	if (!r || (prot != SYS_PROT_READ && prot != (SYS_PROT_READ | SYS_PROT_WRITE)))
+	if (!proc_range_ok(p, addr, len) ||
+	    (prot != SYS_PROT_READ && prot != (SYS_PROT_READ | SYS_PROT_WRITE)))
 		return -SYS_EINVAL;
-	size = r->huge ? PAGE_SIZE_2M : PAGE_SIZE_4K;
-	mm_protect_range_in(p->as.pml4, r->huge ? PT_LEVEL_2M : PT_LEVEL_4K, addr, len / size,
-			    prot & SYS_PROT_WRITE ? PTE_W : 0, prot & SYS_PROT_WRITE ? 0 : PTE_W);
-	r->prot = (unsigned)prot;
+	if (!proc_covered(p, addr, end))
+		return -SYS_ENOMEM;
+	for (int i = 1; i < PROC_REGIONS; i++)
+		if (p->region[i].prot != prot)
+			need += proc_cuts(&p->region[i], addr) + proc_cuts(&p->region[i], end);
+	if (need > proc_free_slots(p))
+		return -SYS_ENOMEM;
+	for (int i = 1; i < PROC_REGIONS; i++) {
+		struct proc_region *r = &p->region[i];
+		uint64_t lo = r->start > addr ? r->start : addr, hi = r->end < end ? r->end : end;
+
+		if (r->end && lo < hi && r->prot != prot)
+			proc_protect(p, r, lo, hi, (unsigned)prot);
+	}
+	proc_regions_join(p, addr, end);
 	return 0;
 }
 

@@ -18,7 +18,13 @@
  *    A kernel address is never inside a region.  The init process (the
  *    library-OS workload, which runs on the kernel's own tables) is trusted.
  *  - mmap/munmap/mprotect addresses and lengths are page-aligned (4 KiB, or
- *    2 MiB with SYS_MAP_2M) and non-zero: else -EINVAL.
+ *    2 MiB with SYS_MAP_2M) and non-zero: else -EINVAL.  munmap and
+ *    mprotect take any such range inside the mmap area (gk/aspace.h), not
+ *    only whole regions; an end of it inside a 2 MiB region must be on a
+ *    2 MiB boundary: else -EINVAL.  A range that splits a region needs a
+ *    free region slot per new piece (PROC_REGIONS in all): else -ENOMEM,
+ *    and nothing has changed.  Pieces mprotect leaves with the same prot
+ *    join again where they meet inside or at the ends of its range.
  */
 #ifndef GK_SYSABI_H
 #define GK_SYSABI_H
@@ -29,8 +35,8 @@
 #define SYS_EXIT         16     /* (status 0..255): does not return */
 #define SYS_WRITE        17     /* (buf, len <= SYS_WRITE_MAX): len, console output */
 #define SYS_MMAP         18     /* (addr or 0, len, prot, flags): addr; anonymous, zeroed */
-#define SYS_MUNMAP       19     /* (addr, len): a whole region, as mmap returned it */
-#define SYS_MPROTECT     20     /* (addr, len, prot): a whole region */
+#define SYS_MUNMAP       19     /* (addr, len): 0; what lies in regions goes; holes are fine */
+#define SYS_MPROTECT     20     /* (addr, len, prot): 0; all of it in regions, else -ENOMEM */
 #define SYS_FORK         21     /* (): -ENOSYS in this step */
 #define SYS_WAIT         22     /* (int *status or 0): pid of a dead child; -ECHILD */
 #define SYS_GETPID       23     /* (): pid */
