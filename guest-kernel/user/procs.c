@@ -6,6 +6,7 @@
  */
 #include <stdint.h>
 #include <gk/aspace.h>
+#include <gk/proc.h>
 #include <gk/sysabi.h>
 #include "procs.h"
 
@@ -13,6 +14,10 @@ static inline long u_sys(long nr, long a1, long a2, long a3, long a4)
 {
 	return usys_call(nr, a1, a2, a3, a4, 0);
 }
+
+#define U_PAGE 4096l
+#define U_2M   (2l << 20)
+#define U_RW   (SYS_PROT_READ | SYS_PROT_WRITE)
 
 static inline uint64_t u_pattern(long pid, uint64_t i)
 {
@@ -36,13 +41,150 @@ static long u_bad_args(void)
 	e += u_sys(SYS_MMAP, 0, 4096, 7, 0) != -SYS_EINVAL;             /* prot */
 	e += u_sys(SYS_MMAP, 0, -4096, 3, 0) != -SYS_EINVAL;            /* huge length */
 	e += u_sys(SYS_MUNMAP, 0x100000, 4096, 0, 0) != -SYS_EINVAL;
+	e += u_sys(SYS_MUNMAP, AS_USER_BASE + 123, 4096, 0, 0) != -SYS_EINVAL; /* unaligned */
+	e += u_sys(SYS_MUNMAP, AS_USER_BASE, 0, 0, 0) != -SYS_EINVAL;
+	e += u_sys(SYS_MUNMAP, AS_USER_BASE, 100, 0, 0) != -SYS_EINVAL;
+	e += u_sys(SYS_MUNMAP, AS_USER_BASE, -4096, 0, 0) != -SYS_EINVAL;       /* wraps */
+	e += u_sys(SYS_MUNMAP, AS_MMAP_END - 4096, 8192, 0, 0) != -SYS_EINVAL;  /* past mmap's */
+	e += u_sys(SYS_MUNMAP, AS_STACK_TOP - 4096, 4096, 0, 0) != -SYS_EINVAL; /* the stack */
 	e += u_sys(SYS_MPROTECT, -4096, 8192, 1, 0) != -SYS_EINVAL;
+	e += u_sys(SYS_MPROTECT, AS_USER_BASE + 123, 4096, 1, 0) != -SYS_EINVAL;
+	e += u_sys(SYS_MPROTECT, AS_USER_BASE, 0, 1, 0) != -SYS_EINVAL;
+	e += u_sys(SYS_MPROTECT, AS_USER_BASE, -4096, 1, 0) != -SYS_EINVAL;
 	e += u_sys(SYS_WAIT, 0x100000, 0, 0, 0) != -SYS_EFAULT;
 	e += u_sys(SYS_WAIT, AS_STACK_TOP - 2, 0, 0, 0) != -SYS_EFAULT; /* unaligned */
 	e += u_sys(SYS_WAIT, 0, 0, 0, 0) != -SYS_ECHILD;
 	e += u_sys(SYS_REPORT, 0x100000, 1, 0, 0) != -SYS_EFAULT;
 	e += u_sys(SYS_FORK, 0, 0, 0, 0) != -SYS_ENOSYS;
 	e += u_sys(99, 0, 0, 0, 0) != -SYS_ENOSYS;
+	return e;
+}
+
+/* One-page mmaps into a[0..max) until the region slots run out; how many. */
+static long u_fill(long *a, long max)
+{
+	long n = 0;
+
+	while (n < max && (a[n] = u_sys(SYS_MMAP, 0, U_PAGE, U_RW, 0)) > 0)
+		n++;
+	return n;
+}
+
+/* a[0..n) unmapped again; one error per failure. */
+static long u_unfill(const long *a, long n)
+{
+	long e = 0;
+
+	while (n--)
+		e += u_sys(SYS_MUNMAP, a[n], U_PAGE, 0, 0) != 0;
+	return e;
+}
+
+/* The first word of page i of q. */
+#define U_W(q, i) ((q)[(i) * (U_PAGE / 8)])
+
+/*
+ * Partial mprotect and munmap of a 7-page region q (all mmap slots free on
+ * entry); u_fill counts the free slots, so the pieces.  A write the kernel
+ * wrongly forbids kills the worker: its status is then wrong.
+ */
+static long u_partial(long pid)
+{
+	uint64_t *q = (uint64_t *)u_sys(SYS_MMAP, 0, 7 * U_PAGE, U_RW, 0);
+	long e = 0, a[PROC_REGIONS], n;
+
+	if ((long)q < 0)
+		return 1;
+	for (int i = 0; i < 7; i++)
+		if (i != 2 && i != 6)           /* 2 and 6 first fault below */
+			U_W(q, i) = u_pattern(pid, 100 + i);
+	e += u_sys(SYS_MPROTECT, (long)q + U_PAGE, 2 * U_PAGE, SYS_PROT_READ, 0) != 0;
+	n = u_fill(a, PROC_REGIONS);
+	e += n != PROC_REGIONS - 1 - 3;         /* [0] RW, [1, 2] R, [3, 6] RW */
+	e += u_unfill(a, n);
+	e += U_W(q, 1) != u_pattern(pid, 101) || U_W(q, 2) != 0;      /* a read fault in R */
+	U_W(q, 0) = u_pattern(pid, 200);        /* the pieces beside stay writable */
+	U_W(q, 6) = u_pattern(pid, 106);        /* a write fault in RW */
+	e += u_sys(SYS_MPROTECT, (long)q + 6 * U_PAGE, 2 * U_PAGE, SYS_PROT_READ, 0) != -SYS_ENOMEM;
+	e += u_sys(SYS_MPROTECT, (long)q + 7 * U_PAGE, U_PAGE, SYS_PROT_READ, 0) != -SYS_ENOMEM;
+	U_W(q, 6) = u_pattern(pid, 206);        /* the refused mprotect changed nothing */
+	e += u_sys(SYS_MUNMAP, (long)q + 4 * U_PAGE, U_PAGE, 0, 0) != 0;       /* a split */
+	e += u_sys(SYS_MUNMAP, (long)q + 2 * U_PAGE, U_PAGE, 0, 0) != 0;       /* a trim */
+	e += u_sys(SYS_MUNMAP, (long)q + 2 * U_PAGE, U_PAGE, 0, 0) != 0;       /* a hole */
+	n = u_fill(a, PROC_REGIONS);
+	e += n != PROC_REGIONS - 1 - 4;         /* [0], [1], [3], [5, 6] */
+	e += u_unfill(a, n);
+	e += U_W(q, 0) != u_pattern(pid, 200) || U_W(q, 1) != u_pattern(pid, 101);
+	e += U_W(q, 3) != u_pattern(pid, 103) || U_W(q, 5) != u_pattern(pid, 105);
+	e += U_W(q, 6) != u_pattern(pid, 206);
+	e += u_sys(SYS_MMAP, (long)q + 4 * U_PAGE, U_PAGE, U_RW, 0) != (long)q + 4 * U_PAGE;
+	e += U_W(q, 4) != 0;                    /* a new frame, not the freed one's data */
+	U_W(q, 4) = 1;
+	e += u_sys(SYS_MMAP, (long)q + 2 * U_PAGE, 2 * U_PAGE, U_RW, 0) != -SYS_EINVAL;
+	e += u_sys(SYS_MUNMAP, (long)q, 7 * U_PAGE, 0, 0) != 0;        /* pieces and a hole */
+	n = u_fill(a, PROC_REGIONS);
+	e += n != PROC_REGIONS - 1;             /* none left */
+	e += u_unfill(a, n);
+	e += u_sys(SYS_MPROTECT, (long)q, U_PAGE, SYS_PROT_READ, 0) != -SYS_ENOMEM;
+	return e;
+}
+
+/*
+ * A 3-page region z when the slots run out: splits are refused whole and
+ * change nothing, trims and an exact mprotect still work, and a prot
+ * changed and changed back joins the pieces again.
+ */
+static long u_slots(long pid)
+{
+	uint64_t *z = (uint64_t *)u_sys(SYS_MMAP, 0, 3 * U_PAGE, U_RW, 0);
+	long e = 0, a[PROC_REGIONS], n, z1 = (long)z + U_PAGE;
+
+	if ((long)z < 0)
+		return 1;
+	for (int i = 0; i < 3; i++)
+		U_W(z, i) = u_pattern(pid, 300 + i);
+	n = u_fill(a, PROC_REGIONS);
+	if (n != PROC_REGIONS - 2)
+		return e + 1 + u_unfill(a, n);
+	e += u_unfill(a + n - 2, 2);            /* two slots free */
+	e += u_sys(SYS_MPROTECT, z1, U_PAGE, SYS_PROT_READ, 0) != 0;
+	e += u_sys(SYS_MPROTECT, z1, U_PAGE, U_RW, 0) != 0;
+	U_W(z, 1) = u_pattern(pid, 301);        /* writable again */
+	e += u_fill(a + n - 2, 2) != 2;         /* joined: both slots free again */
+	e += u_sys(SYS_MPROTECT, z1, U_PAGE, SYS_PROT_READ, 0) != -SYS_ENOMEM;
+	e += u_sys(SYS_MPROTECT, (long)z, U_PAGE, SYS_PROT_READ, 0) != -SYS_ENOMEM;
+	e += u_sys(SYS_MUNMAP, z1, U_PAGE, 0, 0) != -SYS_ENOMEM;
+	U_W(z, 0) = U_W(z, 0) + 1;              /* still RW, all of it */
+	U_W(z, 1) = U_W(z, 1) + 1;
+	e += U_W(z, 2) != u_pattern(pid, 302);
+	e += u_sys(SYS_MUNMAP, (long)z, U_PAGE, 0, 0) != 0;            /* trims: no slot */
+	e += u_sys(SYS_MUNMAP, (long)z + 2 * U_PAGE, U_PAGE, 0, 0) != 0;
+	e += u_sys(SYS_MPROTECT, z1, U_PAGE, SYS_PROT_READ, 0) != 0;   /* exact: no slot */
+	e += U_W(z, 1) != u_pattern(pid, 301) + 1;
+	e += u_unfill(a, n);
+	e += u_sys(SYS_MUNMAP, z1, U_PAGE, 0, 0) != 0;
+	return e;
+}
+
+/* A 3-page 2 MiB region: cuts only on 2 MiB boundaries; a 4 KiB region in its hole. */
+static long u_partial_2m(long pid)
+{
+	uint64_t *h = (uint64_t *)u_sys(SYS_MMAP, 0, 3 * U_2M, U_RW, SYS_MAP_2M);
+	long e = 0, m = (long)h + U_2M;
+
+	if ((long)h < 0)
+		return 1;
+	for (int i = 0; i < 3; i++)
+		h[i * (U_2M / 8)] = u_pattern(pid, 400 + i);
+	e += u_sys(SYS_MUNMAP, m + U_PAGE, U_2M, 0, 0) != -SYS_EINVAL;
+	e += u_sys(SYS_MUNMAP, m, U_PAGE, 0, 0) != -SYS_EINVAL;
+	e += u_sys(SYS_MPROTECT, m, U_2M + U_PAGE, SYS_PROT_READ, 0) != -SYS_EINVAL;
+	e += u_sys(SYS_MUNMAP, m, U_2M, 0, 0) != 0;
+	e += u_sys(SYS_MPROTECT, (long)h, U_2M, SYS_PROT_READ, 0) != 0;
+	e += h[0] != u_pattern(pid, 400) || h[2 * (U_2M / 8)] != u_pattern(pid, 402);
+	e += u_sys(SYS_MMAP, m, U_PAGE, U_RW, 0) != m;
+	*(uint64_t *)m = 1;
+	e += u_sys(SYS_MUNMAP, (long)h, 3 * U_2M, 0, 0) != 0;
 	return e;
 }
 
@@ -72,6 +214,7 @@ long procs_worker(long index)
 		errors += p[i] != u_pattern(pid, i);
 	errors += u_sys(SYS_MUNMAP, (long)h, 2 << 20, 0, 0) != 0;
 	errors += u_sys(SYS_MUNMAP, (long)p, PROCS_BYTES, 0, 0) != 0;
+	errors += u_partial(pid) + u_slots(pid) + u_partial_2m(pid);
 	errors += u_sys(SYS_WRITE, (long)"procs: worker done\n", 19, 0, 0) != 19;
 	if (index == 0)
 		errors += u_sys(SYS_REPORT, (long)"user_report", 42, 0, 0) != 0;
@@ -98,6 +241,21 @@ long procs_readonly(long arg)
 	if (u_sys(SYS_MPROTECT, (long)p, 4096, SYS_PROT_READ, 0))
 		return PROCS_STATUS_BAD;
 	*p = 2;
+	return PROCS_STATUS_BAD;
+}
+
+/* Writes the middle page of three after making only it read-only: #PF there. */
+long procs_readonly_part(long arg)
+{
+	volatile uint64_t *p = (uint64_t *)u_sys(SYS_MMAP, 0, 3 * U_PAGE, U_RW, 0);
+
+	for (int i = 0; i < 3; i++)
+		U_W(p, i) = 1;
+	if (u_sys(SYS_MPROTECT, (long)p + U_PAGE, U_PAGE, SYS_PROT_READ, 0))
+		return PROCS_STATUS_BAD;
+	U_W(p, 0) = 2;
+	U_W(p, 2) = 2;
+	U_W(p, 1) = 2;
 	return PROCS_STATUS_BAD;
 }
 

@@ -9,6 +9,7 @@
 long procs_worker(long index);
 long procs_unmapped(long arg);
 long procs_readonly(long arg);
+long procs_readonly_part(long arg);
 long procs_peek(long pa);
 long procs_ud(long arg);
 long procs_gp(long arg);

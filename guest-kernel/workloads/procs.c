@@ -1,11 +1,12 @@
 /*
  * procs n=K: K worker processes (user/procs.c) each map private memory at
  * the same user address, fill it with a pattern of their pid, yield, verify,
- * try bad system-call arguments, and exit with a status derived from their
- * pid; five more processes each commit one fault (an unmapped address, a
- * write to a read-only page, a read of a worker's frame through the
- * identity map, a stray ud2, a non-canonical address) and must be killed
- * while the others finish.  Init (this file, ring 3 on the kernel's tables)
+ * try bad system-call arguments, munmap and mprotect parts of regions,
+ * and exit with a status derived from their pid; six more processes each
+ * commit one fault (an unmapped address, a write to a read-only page, a
+ * write to the read-only middle of a region, a read of a worker's frame
+ * through the identity map, a stray ud2, a non-canonical address) and must
+ * be killed while the others finish.  Init (this file, ring 3 on the kernel's tables)
  * checks after one round that every worker's page at that address is a
  * different frame holding that worker's own pattern, then waits for all
  * and checks every status.  Then `cycles` more workers are created and
@@ -24,8 +25,6 @@
 #include <gk/x86.h>
 #include "../user/procs.h"
 
-#define PROCS_MAX_WORKERS (PROC_MAX - 1 - 5)
-
 static uint64_t procs_n, procs_cycles;
 
 struct procs_bad {
@@ -37,11 +36,13 @@ struct procs_bad {
 static const struct procs_bad procs_bad[] = {
 	{ "unmapped", procs_unmapped, 14 },
 	{ "readonly", procs_readonly, 14 },
+	{ "readonly_part", procs_readonly_part, 14 },
 	{ "peek", procs_peek, 14 },
 	{ "ud", procs_ud, 6 },
 	{ "gp", procs_gp, 13 },
 };
 #define PROCS_NBAD (sizeof(procs_bad) / sizeof(procs_bad[0]))
+#define PROCS_MAX_WORKERS (PROC_MAX - 1 - PROCS_NBAD)
 
 static long procs_init(void *arg)
 {
