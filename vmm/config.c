@@ -11,7 +11,8 @@
 #include "pv_version.h"
 
 enum { OPT_CMDLINE = 0x100, OPT_STATS, OPT_PV_MMU, OPT_VERSION, OPT_SWAP, OPT_RESIDENT,
-       OPT_AGING, OPT_FAULT_THREADS, OPT_ANON_RAM, OPT_READAHEAD, OPT_PREFAULT, OPT_BALLOON };
+       OPT_AGING, OPT_FAULT_THREADS, OPT_ANON_RAM, OPT_READAHEAD, OPT_PREFAULT, OPT_BALLOON,
+       OPT_PREALLOC };
 
 /* --pv-mmu values: advice passed to the guest in the FDT (PV_FDT_PV_MMU). */
 static const char *const config_pv_mmu_modes[] = {
@@ -29,6 +30,7 @@ static const struct option config_options[] = {
 	{ "aging",   required_argument, NULL, OPT_AGING },
 	{ "fault-threads", required_argument, NULL, OPT_FAULT_THREADS },
 	{ "anon-ram", no_argument,      NULL, OPT_ANON_RAM },
+	{ "prealloc", no_argument,      NULL, OPT_PREALLOC },
 	{ "readahead", required_argument, NULL, OPT_READAHEAD },
 	{ "prefault", required_argument, NULL, OPT_PREFAULT },
 	{ "balloon", required_argument, NULL, OPT_BALLOON },
@@ -64,6 +66,9 @@ static void config_usage(FILE *f)
 		"      --balloon SIZE  the balloon target: guest RAM (a multiple of 2M, below\n"
 		"                      --memory) the guest gives back to the host at boot\n"
 		"      --anon-ram      guest RAM as private anonymous memory (not with --swap)\n"
+		"      --prealloc      all guest RAM allocated in host memory, and given KVM's\n"
+		"                      stage-2 entries where KVM can, before the guest runs\n"
+		"                      (not with --swap)\n"
 		"  -q, --quiet         no counters table at exit\n"
 		"  -h, --help          this text\n"
 		"      --version       print the version\n"
@@ -222,6 +227,11 @@ static int config_check_swap(const struct vm_config *cfg, bool aging, bool threa
 			"memfd-backed RAM\n");
 		return -EINVAL;
 	}
+	if (cfg->prealloc) {
+		fprintf(err, "vmm: --prealloc and --swap do not go together: swap mode keeps only "
+			"--resident in memory\n");
+		return -EINVAL;
+	}
 	if (!cfg->resident) {
 		fprintf(err, "vmm: --swap needs --resident SIZE (how much guest RAM stays resident)\n");
 		return -EINVAL;
@@ -367,6 +377,9 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 					"of 2M, such as 64M\n", optarg);
 				return -EINVAL;
 			}
+			break;
+		case OPT_PREALLOC:
+			cfg->prealloc = true;
 			break;
 		case OPT_ANON_RAM:
 			cfg->anon_ram = true;

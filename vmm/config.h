@@ -26,6 +26,7 @@ struct vm_config {
 	bool aging_clock;       /* --aging clock (default) or off */
 	unsigned fault_threads; /* --fault-threads, 1..CONFIG_FAULT_THREADS_MAX (default 1) */
 	bool anon_ram;          /* --anon-ram: private anonymous RAM, no memfd */
+	bool prealloc;          /* --prealloc: all RAM in host memory before the guest runs */
 	int readahead;          /* --readahead: -1 auto (default), 0 off, N pages */
 	bool prefault;          /* --prefault on (default) or off */
 	uint64_t balloon;       /* --balloon bytes: the balloon's target (0: none) */

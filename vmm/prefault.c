@@ -84,6 +84,23 @@ void prefault_run(struct prefault *pf, int vcpu_fd, uint64_t first, uint64_t n)
 	}
 }
 
+int prefault_all(struct prefault *pf, int vcpu_fd, bool kvm)
+{
+	uint64_t len = pf->mem->size;
+	int ret = guestmem_populate(pf->mem, 0, len);
+
+	if (ret) {
+		fprintf(stderr, "vmm: --prealloc: madvise(MADV_POPULATE_WRITE) of %llu bytes of guest "
+			"RAM: %s\n", (unsigned long long)len, strerror(-ret));
+		return ret;
+	}
+	if (kvm && vcpu_fd >= 0 && (ret = prefault_stage2(vcpu_fd, 0, len)))
+		fprintf(stderr, "vmm: --prealloc: KVM_PRE_FAULT_MEMORY: %s (the guest's touches "
+			"build stage 2)\n", strerror(-ret));
+	pf->all = true;
+	return 0;
+}
+
 static const char *prefault_method(const struct prefault *pf)
 {
 	bool pop = atomic_load(&pf->populate), kvm = atomic_load(&pf->kvm);
@@ -96,6 +113,7 @@ unsigned prefault_metrics(const struct prefault *pf, struct metric *m, unsigned 
 	struct metric all[PREFAULT_METRICS] = {
 		METRIC_STR_AT("prefault", "mode", pf->on ? "on" : "off"),
 		METRIC_STR_AT("prefault", "method", prefault_method(pf)),
+		METRIC_STR_AT("prefault", "prealloc", pf->all ? "on" : "off"),
 		METRIC_U64_AT("prefault", "runs", atomic_load(&pf->runs)),
 		METRIC_U64_AT("prefault", "pages", atomic_load(&pf->pages)),
 		METRIC_U64_AT("prefault", "errors", atomic_load(&pf->errors)),

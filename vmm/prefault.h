@@ -28,6 +28,7 @@
 struct prefault {
 	const struct guestmem *mem;
 	bool on;                /* --prefault on */
+	bool all;               /* --prealloc was done */
 	atomic_bool populate;   /* MADV_POPULATE_WRITE still works here */
 	atomic_bool kvm;        /* KVM_PRE_FAULT_MEMORY offered and still works */
 	atomic_uint_fast64_t runs, pages, errors;
@@ -51,7 +52,15 @@ struct guestmem_pager prefault_pager(struct prefault *pf);
  */
 void prefault_run(struct prefault *pf, int vcpu_fd, uint64_t first, uint64_t n);
 
-#define PREFAULT_METRICS 5
+/*
+ * --prealloc: all of RAM into host memory and, with @kvm (the VM has
+ * KVM_CAP_PRE_FAULT_MEMORY), KVM's stage-2 tables through @vcpu_fd, before
+ * the guest runs.  0, or -errno when the host memory cannot be had (named
+ * on stderr); a stage-2 failure is only named: the guest's touches do it.
+ */
+int prefault_all(struct prefault *pf, int vcpu_fd, bool kvm);
+
+#define PREFAULT_METRICS 6
 unsigned prefault_metrics(const struct prefault *pf, struct metric *m, unsigned max);
 
 #endif

@@ -175,6 +175,12 @@ int vm_create_kvm(struct vm *vm)
 		return ret ? ret : -EIO;
 	}
 	vm->tsc_khz = (uint32_t)ret;
+	if (vm->cfg->prealloc) {
+		ret = prefault_all(&vm->prefault, vm->vcpus[0].fd,
+				   kvm_check_extension(vm->vm_fd, KVM_CAP_PRE_FAULT_MEMORY) > 0);
+		if (ret)
+			return ret;
+	}
 	vm_prefault_start(vm);
 	return 0;
 }

@@ -40,6 +40,26 @@ expect_status 0 "faultbench --prefault off"
 expect_json "$J" ".guest.errors == 0 and .guest.fault_pages == $PAGES" "--prefault off: every page verified"
 expect_json "$J" '.prefault.mode == "off" and .prefault.method == "none" and .prefault.runs == 0 and
 	.prefault.pages == 0' "--prefault off: nothing prefaulted"
+# the control for --prealloc's stage-2 count below: untouched RAM has no entry
+if jq -e '.kvm.vm | has("pages_4k")' "$J" >/dev/null; then
+	expect_json "$J" '(.kvm.vm.pages_4k + 512 * .kvm.vm.pages_2m) < 65536' \
+		"without --prealloc, not all of the 256M is in KVM's stage 2"
+fi
+
+# --prealloc: all of RAM in host memory (and stage 2) before the guest runs
+J=$TMP/fb.prealloc.json
+run_vmm -q -m 64M --pv-mmu batched --prealloc --stats "$J" "$GUEST" -- workload=faultbench \
+	size=$SIZE pattern=seq faultaround=16
+expect_status 0 "faultbench --prealloc"
+expect_json "$J" ".guest.errors == 0 and .guest.fault_pages == $PAGES" "--prealloc: every page verified"
+expect_json "$J" '.prefault.prealloc == "on" and .prefault.errors == 0' "--prealloc: reported"
+# where KVM prefaults stage 2, every 4 KiB page of the 64M has its entry (KVM's own count)
+if jq -e '.prefault.method | test("kvm")' "$J" >/dev/null; then
+	expect_json "$J" '(.kvm.vm.pages_4k + 512 * .kvm.vm.pages_2m) >= 16384' \
+		"--prealloc: all of RAM in KVM's stage 2"
+fi
+refused "--prealloc and --swap do not go together" "--prealloc with --swap" -m 64M --prealloc \
+	--swap "$TMP" --resident 8M "$GUEST"
 
 # bad values, refused with one line
 run_vmm -q "$GUEST" -- workload=faultbench faultaround=3

@@ -115,6 +115,7 @@ START_TEST(defaults_and_image)
 	ck_assert(cfg.aging_clock);
 	ck_assert_uint_eq(cfg.fault_threads, 1);
 	ck_assert(!cfg.anon_ram);
+	ck_assert(!cfg.prealloc);
 	ck_assert_int_eq(cfg.readahead, -1);    /* auto */
 	ck_assert(cfg.prefault);
 	ck_assert_uint_eq(cfg.balloon, 0);
@@ -163,6 +164,9 @@ START_TEST(swap_options)
 	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--swap", "s", "--resident", "8M",
 			       "--prefault=on", "img", NULL), CONFIG_RUN);
 	ck_assert(cfg.prefault);
+	config_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--prealloc", "img", NULL), CONFIG_RUN);
+	ck_assert(cfg.prealloc);
 	config_free(&cfg);
 	/* without --swap it prefaults host memory and stage 2 */
 	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--prefault", "off", "img", NULL),
@@ -287,6 +291,8 @@ START_TEST(bad_usage)
 		{ { "--swap", "s", "--resident", "8M", "--anon-ram", "img", NULL },
 		  "--anon-ram and --swap" },
 		{ { "--prefault", "yes", "img", NULL }, "--prefault 'yes': expected on or off" },
+		{ { "--swap", "s", "--resident", "8M", "--prealloc", "img", NULL },
+		  "--prealloc and --swap do not go together" },
 		{ { "--swap", "s", "--resident", "8M", "--prefault", "yes", "img", NULL },
 		  "--prefault 'yes': expected on or off" },
 		{ { "--balloon", "3M", "img", NULL }, "--balloon '3M': expected a size that is a "

@@ -163,6 +163,23 @@ START_TEST(anonymous_ram)
 }
 END_TEST
 
+START_TEST(prealloc_everything)
+{
+	struct metric m[PREFAULT_METRICS];
+
+	prefault_init(&pf, &mem, false);        /* --prefault off does not matter */
+	memset(mem.alias + (7 << 20), 0x5a, 4096);
+	ck_assert_int_eq(prefault_all(&pf, -1, true), 0);
+	for (uint64_t f = 0; f < RAM >> 12; f += 512)
+		ck_assert_uint_eq(resident(f, 512), 512);
+	ck_assert_uint_eq(mem.alias[(7 << 20) + 9], 0x5a);
+	ck_assert_uint_eq(mem.alias[(6 << 20) + 9], 0);
+	prefault_metrics(&pf, m, PREFAULT_METRICS);
+	ck_assert_str_eq(m[2].key, "prealloc");
+	ck_assert_str_eq(m[2].str, "on");
+}
+END_TEST
+
 static Suite *prefault_suite(void)
 {
 	Suite *s = suite_create("prefault");
@@ -175,6 +192,7 @@ static Suite *prefault_suite(void)
 	tcase_add_test(tc, outside_ram);
 	tcase_add_test(tc, off_does_nothing);
 	tcase_add_test(tc, anonymous_ram);
+	tcase_add_test(tc, prealloc_everything);
 	suite_add_tcase(s, tc);
 	return s;
 }
