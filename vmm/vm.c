@@ -119,17 +119,25 @@ int vm_load_image(struct vm *vm, const void *image, size_t len, char *err, size_
 	return ret;
 }
 
-/* Without --swap, the PV MMU channel's mapped runs go to vmm/prefault (swap mode has its own). */
-static void vm_prefault_start(struct vm *vm)
+/*
+ * Without --swap (swap mode has its own): --prealloc, then the PV MMU
+ * channel's mapped runs go to vmm/prefault.  0 or -errno.
+ */
+static int vm_prefault_start(struct vm *vm)
 {
+	bool kvm = kvm_check_extension(vm->vm_fd, KVM_CAP_PRE_FAULT_MEMORY) > 0;
 	struct guestmem_pager pager;
+	int ret;
 
+	if (vm->cfg->prealloc && (ret = prefault_all(&vm->prefault, vm->vcpus[0].fd, kvm)))
+		return ret;
 	if (!vm->prefault.on)
-		return;
-	if (kvm_check_extension(vm->vm_fd, KVM_CAP_PRE_FAULT_MEMORY) > 0)
+		return 0;
+	if (kvm)
 		prefault_use_kvm(&vm->prefault);
 	pager = prefault_pager(&vm->prefault);
 	guestmem_set_pager(&vm->mem, &pager);
+	return 0;
 }
 
 int vm_create_kvm(struct vm *vm)
@@ -175,14 +183,7 @@ int vm_create_kvm(struct vm *vm)
 		return ret ? ret : -EIO;
 	}
 	vm->tsc_khz = (uint32_t)ret;
-	if (vm->cfg->prealloc) {
-		ret = prefault_all(&vm->prefault, vm->vcpus[0].fd,
-				   kvm_check_extension(vm->vm_fd, KVM_CAP_PRE_FAULT_MEMORY) > 0);
-		if (ret)
-			return ret;
-	}
-	vm_prefault_start(vm);
-	return 0;
+	return vm_prefault_start(vm);
 }
 
 int vm_boot(struct vm *vm)
