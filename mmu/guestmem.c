@@ -16,19 +16,32 @@ static bool guestmem_size_ok(uint64_t size)
 	return size && size % (uint64_t)sysconf(_SC_PAGESIZE) == 0;
 }
 
-int guestmem_init(struct guestmem *gm, uint64_t size)
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21u << 26)        /* log2(2 MiB) << MFD_HUGE_SHIFT */
+#endif
+
+/*
+ * The memfd backings.  hugetlb: 2 MiB pages, and no MAP_NORESERVE, so the
+ * first mmap reserves the whole pool up front (-ENOMEM when the host has
+ * too few) instead of a SIGBUS at some later first touch; the alias maps
+ * the same file and reserves nothing more.
+ */
+static int guestmem_init_memfd(struct guestmem *gm, uint64_t size, bool huge)
 {
+	const int reserve = huge ? 0 : MAP_NORESERVE;
 	int ret;
 
 	memset(gm, 0, sizeof(*gm));
 	gm->memfd = -1;
-	if (!guestmem_size_ok(size))
+	if (!guestmem_size_ok(size) || (huge && size % GUESTMEM_HUGE_PAGE))
 		return -EINVAL;
 
-	gm->memfd = memfd_create("pagevisor-ram", MFD_CLOEXEC);
+	gm->memfd = memfd_create("pagevisor-ram",
+				 MFD_CLOEXEC | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
 	if (gm->memfd < 0) {
 		ret = -errno;
-		fprintf(stderr, "vmm: memfd_create: %s\n", strerror(errno));
+		fprintf(stderr, "vmm: memfd_create%s: %s\n", huge ? "(MFD_HUGETLB)" : "",
+			strerror(errno));
 		return ret;
 	}
 	if (ftruncate(gm->memfd, (off_t)size) < 0) {
@@ -37,21 +50,22 @@ int guestmem_init(struct guestmem *gm, uint64_t size)
 			(unsigned long long)size, strerror(errno));
 		goto err_close;
 	}
-	gm->guest_map = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			     MAP_SHARED | MAP_NORESERVE, gm->memfd, 0);
+	gm->guest_map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | reserve,
+			     gm->memfd, 0);
 	if (gm->guest_map == MAP_FAILED) {
 		ret = -errno;
-		fprintf(stderr, "vmm: mmap guest RAM: %s\n", strerror(errno));
+		fprintf(stderr, "vmm: mmap guest RAM%s: %s\n", huge ? " (2 MiB huge pages)" : "",
+			strerror(errno));
 		goto err_close;
 	}
-	gm->alias = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_NORESERVE, gm->memfd, 0);
+	gm->alias = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | reserve, gm->memfd, 0);
 	if (gm->alias == MAP_FAILED) {
 		ret = -errno;
 		fprintf(stderr, "vmm: mmap guest RAM alias: %s\n", strerror(errno));
 		goto err_unmap;
 	}
 	gm->size = size;
+	gm->page_size = huge ? GUESTMEM_HUGE_PAGE : (uint64_t)sysconf(_SC_PAGESIZE);
 	return 0;
 
 err_unmap:
@@ -61,6 +75,16 @@ err_close:
 	memset(gm, 0, sizeof(*gm));
 	gm->memfd = -1;
 	return ret;
+}
+
+int guestmem_init(struct guestmem *gm, uint64_t size)
+{
+	return guestmem_init_memfd(gm, size, false);
+}
+
+int guestmem_init_hugetlb(struct guestmem *gm, uint64_t size)
+{
+	return guestmem_init_memfd(gm, size, true);
 }
 
 int guestmem_init_anon(struct guestmem *gm, uint64_t size)
@@ -80,6 +104,7 @@ int guestmem_init_anon(struct guestmem *gm, uint64_t size)
 	}
 	gm->alias = gm->guest_map;
 	gm->size = size;
+	gm->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 	return 0;
 }
 
@@ -159,6 +184,29 @@ int guestmem_punch(const struct guestmem *gm, uint64_t gpa, uint64_t len)
 	return -errno;
 }
 
+/*
+ * hugetlb RAM: only whole huge pages can be punched; the 4 KiB pages of a
+ * huge page the range covers in part are zeroed in place instead (the
+ * contract is that they read zeros, not that their memory goes back).
+ */
+static int guestmem_release_huge(const struct guestmem *gm, uint64_t gpa, uint64_t len)
+{
+	uint64_t hp = gm->page_size, lo = (gpa + hp - 1) & ~(hp - 1), hi = (gpa + len) & ~(hp - 1);
+	int ret;
+
+	if (lo >= hi) {                 /* inside one huge page */
+		memset(gm->alias + gpa, 0, len);
+		return 0;
+	}
+	memset(gm->alias + gpa, 0, lo - gpa);
+	memset(gm->alias + hi, 0, gpa + len - hi);
+	ret = guestmem_punch(gm, lo, hi - lo);
+	if (ret)
+		fprintf(stderr, "vmm: fallocate(PUNCH_HOLE) of huge-page guest RAM: %s\n",
+			strerror(-ret));
+	return ret;
+}
+
 int guestmem_release(const struct guestmem *gm, uint64_t gpa, uint64_t len)
 {
 	int ret;
@@ -170,6 +218,8 @@ int guestmem_release(const struct guestmem *gm, uint64_t gpa, uint64_t len)
 	if (gm->pager.release)
 		return gm->pager.release(gm->pager.ctx, gpa, len);
 	/* a memfd hole reads as zeros through both mappings; anonymous memory after DONTNEED too */
+	if (gm->page_size > 4096)
+		return guestmem_release_huge(gm, gpa, len);
 	if (gm->memfd >= 0) {
 		ret = guestmem_punch(gm, gpa, len);
 		if (ret)

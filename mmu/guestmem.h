@@ -32,16 +32,26 @@ struct guestmem_pager {
 	void *ctx;
 };
 
+#define GUESTMEM_HUGE_PAGE (2ull << 20)  /* --hugepages: the host page size */
+
 struct guestmem {
 	int memfd;              /* -1 with --anon-ram */
 	uint64_t size;          /* bytes, a multiple of the host page size */
 	uint8_t *guest_map;     /* for KVM_SET_USER_MEMORY_REGION */
 	uint8_t *alias;         /* for the VMM */
+	uint64_t page_size;     /* of the host memory: 4 KiB, or GUESTMEM_HUGE_PAGE (hugetlb) */
 	struct guestmem_pager pager;    /* get == NULL: none */
 };
 
 /* Create a memfd of @size bytes and both mappings.  Returns 0 or -errno. */
 int guestmem_init(struct guestmem *gm, uint64_t size);
+
+/*
+ * --hugepages: a hugetlb memfd of 2 MiB pages (@size a multiple of them),
+ * all reserved from the host's pool at once: -ENOMEM when it has too few.
+ * Returns 0 or -errno (named on stderr).
+ */
+int guestmem_init_hugetlb(struct guestmem *gm, uint64_t size);
 
 /* --anon-ram: one private anonymous mapping of @size bytes, no memfd.  0 or -errno. */
 int guestmem_init_anon(struct guestmem *gm, uint64_t size);
@@ -105,7 +115,8 @@ int guestmem_punch(const struct guestmem *gm, uint64_t gpa, uint64_t len);
 /*
  * The contents of [@gpa, @gpa + @len) (page-aligned, inside RAM) are dead:
  * drop them from host memory (and, through the pager, from swap).  The next
- * access reads zeros.  0 or -errno (named on stderr).
+ * access reads zeros.  hugetlb RAM gives back only the huge pages wholly
+ * inside; the rest is zeroed in place.  0 or -errno (named on stderr).
  */
 int guestmem_release(const struct guestmem *gm, uint64_t gpa, uint64_t len);
 

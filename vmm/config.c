@@ -12,7 +12,7 @@
 
 enum { OPT_CMDLINE = 0x100, OPT_STATS, OPT_PV_MMU, OPT_VERSION, OPT_SWAP, OPT_RESIDENT,
        OPT_AGING, OPT_FAULT_THREADS, OPT_ANON_RAM, OPT_READAHEAD, OPT_PREFAULT, OPT_BALLOON,
-       OPT_PREALLOC };
+       OPT_PREALLOC, OPT_HUGEPAGES };
 
 /* --pv-mmu values: advice passed to the guest in the FDT (PV_FDT_PV_MMU). */
 static const char *const config_pv_mmu_modes[] = {
@@ -31,6 +31,7 @@ static const struct option config_options[] = {
 	{ "fault-threads", required_argument, NULL, OPT_FAULT_THREADS },
 	{ "anon-ram", no_argument,      NULL, OPT_ANON_RAM },
 	{ "prealloc", no_argument,      NULL, OPT_PREALLOC },
+	{ "hugepages", no_argument,     NULL, OPT_HUGEPAGES },
 	{ "readahead", required_argument, NULL, OPT_READAHEAD },
 	{ "prefault", required_argument, NULL, OPT_PREFAULT },
 	{ "balloon", required_argument, NULL, OPT_BALLOON },
@@ -69,6 +70,8 @@ static void config_usage(FILE *f)
 		"      --prealloc      all guest RAM allocated in host memory, and given KVM's\n"
 		"                      stage-2 entries where KVM can, before the guest runs\n"
 		"                      (not with --swap)\n"
+		"      --hugepages     guest RAM in 2 MiB host huge pages (hugetlb), all reserved\n"
+		"                      from the host's pool at start (not with --swap or --anon-ram)\n"
 		"  -q, --quiet         no counters table at exit\n"
 		"  -h, --help          this text\n"
 		"      --version       print the version\n"
@@ -110,6 +113,46 @@ int config_parse_size(const char *s, uint64_t *out)
 	if (v == 0)
 		return -EINVAL;
 	*out = v;
+	return 0;
+}
+
+int64_t config_host_hugepages(void)
+{
+	static const char dir[] = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
+	long v[2] = { 0, 0 };
+	const char *name[2] = { "free_hugepages", "resv_hugepages" };
+
+	for (int i = 0; i < 2; i++) {
+		char path[96];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s%s", dir, name[i]);
+		if (!(f = fopen(path, "r")))
+			return -1;
+		if (fscanf(f, "%ld", &v[i]) != 1)
+			v[i] = 0;
+		fclose(f);
+	}
+	/* reserved pages are counted free until faulted in, but are someone else's */
+	return v[0] > v[1] ? v[0] - v[1] : 0;
+}
+
+int config_check_hugepages(uint64_t size, int64_t host_free, FILE *err)
+{
+	uint64_t need = size / (2ull << 20);
+
+	if (host_free < 0) {
+		fprintf(err, "vmm: --hugepages: this host has no 2M hugetlb pages "
+			"(/sys/kernel/mm/hugepages/hugepages-2048kB is missing)\n");
+		return -ENOENT;
+	}
+	if ((uint64_t)host_free < need) {
+		fprintf(err, "vmm: --hugepages: %lluM of guest RAM needs %llu free 2M huge pages; "
+			"the host has %lld (raise /proc/sys/vm/nr_hugepages)\n",
+			(unsigned long long)(size >> 20), (unsigned long long)need,
+			(long long)host_free);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -225,6 +268,11 @@ static int config_check_swap(const struct vm_config *cfg, bool aging, bool threa
 	if (cfg->anon_ram) {
 		fprintf(err, "vmm: --anon-ram and --swap do not go together: swap mode needs "
 			"memfd-backed RAM\n");
+		return -EINVAL;
+	}
+	if (cfg->hugepages) {
+		fprintf(err, "vmm: --hugepages and --swap do not go together: swap mode pages guest "
+			"RAM in 4K pages\n");
 		return -EINVAL;
 	}
 	if (cfg->prealloc) {
@@ -378,6 +426,9 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 				return -EINVAL;
 			}
 			break;
+		case OPT_HUGEPAGES:
+			cfg->hugepages = true;
+			break;
 		case OPT_PREALLOC:
 			cfg->prealloc = true;
 			break;
@@ -419,6 +470,11 @@ int config_parse(struct vm_config *cfg, int argc, char **argv, FILE *out, FILE *
 	}
 	if (config_check_swap(cfg, aging, threads, ra, err))
 		return -EINVAL;
+	if (cfg->hugepages && cfg->anon_ram) {
+		fprintf(err, "vmm: --hugepages and --anon-ram do not go together: huge pages come "
+			"from a hugetlb memfd\n");
+		return -EINVAL;
+	}
 	if (cfg->balloon >= cfg->mem_size) {
 		fprintf(err, "vmm: --balloon %lluK is not below --memory %lluK: the guest needs "
 			"some RAM of its own\n", (unsigned long long)(cfg->balloon >> 10),

@@ -27,6 +27,7 @@ struct vm_config {
 	unsigned fault_threads; /* --fault-threads, 1..CONFIG_FAULT_THREADS_MAX (default 1) */
 	bool anon_ram;          /* --anon-ram: private anonymous RAM, no memfd */
 	bool prealloc;          /* --prealloc: all RAM in host memory before the guest runs */
+	bool hugepages;         /* --hugepages: RAM in 2 MiB hugetlb pages */
 	int readahead;          /* --readahead: -1 auto (default), 0 off, N pages */
 	bool prefault;          /* --prefault on (default) or off */
 	uint64_t balloon;       /* --balloon bytes: the balloon's target (0: none) */
@@ -64,5 +65,14 @@ int config_check_memory(uint64_t size, uint64_t host_bytes, FILE *err);
 
 /* Bytes of RAM on this host (sysconf). */
 uint64_t config_host_memory(void);
+
+/*
+ * --hugepages: 2 MiB huge pages the host has free for us (free minus
+ * reserved by others), or -1 when it has no 2 MiB hugetlb pool at all.
+ */
+int64_t config_host_hugepages(void);
+
+/* Whether @host_free huge pages hold @size bytes of RAM: 0, or one line to @err and -errno. */
+int config_check_hugepages(uint64_t size, int64_t host_free, FILE *err);
 
 #endif

@@ -79,6 +79,8 @@ int main(int argc, char **argv)
 	}
 	if (ret < 0 || config_check_memory(cfg.mem_size, config_host_memory(), stderr))
 		goto out_cfg;
+	if (cfg.hugepages && config_check_hugepages(cfg.mem_size, config_host_hugepages(), stderr))
+		goto out_cfg;
 	if (elf_read_file(cfg.image, &image, &image_len, err, sizeof(err))) {
 		fprintf(stderr, "vmm: %s: %s\n", cfg.image, err);
 		goto out_cfg;

@@ -34,7 +34,8 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, FILE *console)
 	report_init(&vm->reports);
 
 	ret = cfg->anon_ram ? guestmem_init_anon(&vm->mem, cfg->mem_size) :
-			      guestmem_init(&vm->mem, cfg->mem_size);
+	      cfg->hugepages ? guestmem_init_hugetlb(&vm->mem, cfg->mem_size) :
+			       guestmem_init(&vm->mem, cfg->mem_size);
 	if (ret)
 		return ret;
 	ret = pvmmu_init(&vm->pvmmu, &vm->mem);
@@ -443,6 +444,9 @@ int vm_write_json(struct vm *vm, FILE *f, uint64_t wall_ns)
 	json_str(&j, "end", vm_end_name(atomic_load(&vm->end)));
 	json_str(&j, "message", vm->fail_msg);
 	json_u64(&j, "memory_bytes", vm->mem.size);
+	json_str(&j, "memory_backing", vm->mem.memfd < 0 ? "anonymous" :
+		 vm->mem.page_size > 4096 ? "hugetlb" : "memfd");
+	json_u64(&j, "memory_page_bytes", vm->mem.page_size);
 	json_u64(&j, "vcpus", vm->nr_vcpus);
 	json_u64(&j, "tsc_khz", vm->tsc_khz);
 	json_obj_end(&j);

@@ -97,6 +97,25 @@ START_TEST(memory_rules)
 }
 END_TEST
 
+START_TEST(hugepage_pool)
+{
+	char msg[512];
+	FILE *err = fmemopen(msg, sizeof(msg), "w");
+
+	setvbuf(err, NULL, _IONBF, 0);
+	ck_assert_int_eq(config_check_hugepages(256ull << 20, 128, err), 0);
+	ck_assert_int_eq(config_check_hugepages(256ull << 20, 500, err), 0);
+	ck_assert_int_eq(ftell(err), 0);
+	ck_assert_int_eq(config_check_hugepages(256ull << 20, 127, err), -ENOMEM);
+	ck_assert_ptr_nonnull(strstr(msg, "256M of guest RAM needs 128 free 2M huge pages; the "
+				     "host has 127"));
+	rewind(err);
+	ck_assert_int_eq(config_check_hugepages(64ull << 20, -1, err), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(msg, "no 2M hugetlb pages"));
+	fclose(err);
+}
+END_TEST
+
 START_TEST(defaults_and_image)
 {
 	struct vm_config cfg;
@@ -116,6 +135,7 @@ START_TEST(defaults_and_image)
 	ck_assert_uint_eq(cfg.fault_threads, 1);
 	ck_assert(!cfg.anon_ram);
 	ck_assert(!cfg.prealloc);
+	ck_assert(!cfg.hugepages);
 	ck_assert_int_eq(cfg.readahead, -1);    /* auto */
 	ck_assert(cfg.prefault);
 	ck_assert_uint_eq(cfg.balloon, 0);
@@ -167,6 +187,9 @@ START_TEST(swap_options)
 	config_free(&cfg);
 	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--prealloc", "img", NULL), CONFIG_RUN);
 	ck_assert(cfg.prealloc);
+	config_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--hugepages", "img", NULL), CONFIG_RUN);
+	ck_assert(cfg.hugepages);
 	config_free(&cfg);
 	/* without --swap it prefaults host memory and stage 2 */
 	ck_assert_int_eq(parse(&cfg, msg, sizeof(msg), "--prefault", "off", "img", NULL),
@@ -293,6 +316,10 @@ START_TEST(bad_usage)
 		{ { "--prefault", "yes", "img", NULL }, "--prefault 'yes': expected on or off" },
 		{ { "--swap", "s", "--resident", "8M", "--prealloc", "img", NULL },
 		  "--prealloc and --swap do not go together" },
+		{ { "--swap", "s", "--resident", "8M", "--hugepages", "img", NULL },
+		  "--hugepages and --swap do not go together" },
+		{ { "--anon-ram", "--hugepages", "img", NULL },
+		  "--hugepages and --anon-ram do not go together" },
 		{ { "--swap", "s", "--resident", "8M", "--prefault", "yes", "img", NULL },
 		  "--prefault 'yes': expected on or off" },
 		{ { "--balloon", "3M", "img", NULL }, "--balloon '3M': expected a size that is a "
@@ -333,6 +360,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, size_malformed);
 	tcase_add_test(tc, size_overflow);
 	tcase_add_test(tc, memory_rules);
+	tcase_add_test(tc, hugepage_pool);
 	tcase_add_test(tc, defaults_and_image);
 	tcase_add_test(tc, all_options);
 	tcase_add_test(tc, swap_options);

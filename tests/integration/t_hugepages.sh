@@ -1,0 +1,86 @@
+# --hugepages: guest RAM in 2 MiB hugetlb pages.  Refusals first (they need
+# no KVM: the pool is checked before /dev/kvm is opened); then, with 40
+# free huge pages (reserved here for the test when there are too few, and
+# given back at the end), the guest boots and checks its own data, KVM maps
+# RAM with 2 MiB entries, releases and the balloon give whole huge pages
+# back (a release inside a huge page, zeroed in place: test_guestmem).
+source "$(dirname "$0")/lib.sh" "$@"
+MIB=1048576
+HP=/sys/kernel/mm/hugepages/hugepages-2048kB
+NEED=40         # 64M of guest RAM and some to spare
+
+refused "--hugepages and --swap do not go together" "--hugepages with --swap" -m 64M --hugepages \
+	--swap "$TMP" --resident 8M "$GUEST"
+refused "--hugepages and --anon-ram do not go together" "--hugepages with --anon-ram" -m 64M \
+	--hugepages --anon-ram "$GUEST"
+if [ -d $HP ]; then
+	avail=$(( $(cat $HP/free_hugepages) - $(cat $HP/resv_hugepages) ))
+	mb=$(( (avail + 1) * 2 ))
+	[ $mb -lt 64 ] && mb=64
+	if [ $mb -le 4096 ]; then
+		refused "${mb}M of guest RAM needs $((mb / 2)) free 2M huge pages; the host has $avail" \
+			"--hugepages beyond the pool" -m ${mb}M --hugepages "$GUEST"
+	fi
+fi
+
+need_kvm
+[ -d $HP ] || { echo "SKIP: no 2 MiB hugetlb pool on this host"; exit 77; }
+ORIG=$(cat $HP/nr_hugepages)
+restore() { [ "$(cat $HP/nr_hugepages)" = "$ORIG" ] || echo "$ORIG" > $HP/nr_hugepages; }
+trap 'restore; rm -rf "$TMP"' EXIT
+avail=$(( $(cat $HP/free_hugepages) - $(cat $HP/resv_hugepages) ))
+if [ $avail -lt $NEED ]; then
+	echo $(( ORIG + NEED - avail )) > $HP/nr_hugepages 2>/dev/null
+	avail=$(( $(cat $HP/free_hugepages) - $(cat $HP/resv_hugepages) ))
+	if [ $avail -lt $NEED ]; then
+		echo "SKIP: $NEED free 2 MiB huge pages could not be reserved (have $avail)"
+		exit 77
+	fi
+fi
+
+J=$TMP/hello.json
+run_vmm -q -m 64M --hugepages --stats "$J" "$GUEST" -- workload=hello
+expect_status 0 "hello --hugepages"
+expect_json "$J" '.run.memory_backing == "hugetlb" and .run.memory_page_bytes == 2097152' \
+	"hello: the JSON says hugetlb"
+expect_json "$J" '.kvm.vm.pages_2m > 0' "hello: KVM maps RAM with 2 MiB entries"
+
+for mode in off batched; do
+	what="mapwalk 16M release=1 --hugepages --pv-mmu $mode"
+	J=$TMP/mw-$mode.json
+	run_vmm -q -m 64M --hugepages --pv-mmu $mode --stats "$J" "$GUEST" -- workload=mapwalk \
+		size=16M passes=2
+	expect_status 0 "$what"
+	expect_json "$J" '.guest.errors == 0 and .guest.pages == 4096' "$what: every page verified"
+	expect_json "$J" ".released.pages == 4096 and .guest.release_alloc_drop_bytes >= 16 * $MIB" \
+		"$what: the released 16M went back in whole huge pages"
+done
+
+what="balloon 16M --hugepages"
+J=$TMP/balloon.json
+run_vmm -q -m 64M --hugepages --stats "$J" "$GUEST" -- workload=balloon size=16M
+expect_status 0 "$what"
+expect_json "$J" ".balloon.inflated_bytes == 16 * $MIB and .guest.errors == 0" "$what: inflated, deflated"
+expect_json "$J" ".guest.alloc_drop_bytes >= 16 * $MIB" "$what: 8 huge pages went back"
+
+# processes: their 4 KiB frames are released a page at a time (zeroed in place)
+what="procs --hugepages"
+J=$TMP/procs.json
+run_vmm -q -m 64M --hugepages --stats "$J" "$GUEST" -- workload=procs n=4 cycles=2
+expect_status 0 "$what"
+expect_json "$J" '.guest.errors == 0 and .guest.frames_free_before == .guest.frames_free_after' \
+	"$what: every process checked, every frame back"
+
+what="faultbench 4M faultaround=16 --hugepages"
+J=$TMP/fb.json
+run_vmm -q -m 64M --hugepages --pv-mmu batched --stats "$J" "$GUEST" -- workload=faultbench \
+	size=4M pattern=seq faultaround=16
+expect_status 0 "$what"
+expect_json "$J" '.guest.errors == 0 and .guest.fault_pages == 1024' "$what: every page verified"
+
+what="memtest --hugepages"
+run_vmm -q -m 64M --hugepages "$GUEST" -- workload=memtest size=16M
+expect_status 0 "$what"
+
+restore
+finish
