@@ -59,17 +59,20 @@ static int prefault_stage2(int vcpu_fd, uint64_t gpa, uint64_t len)
 
 void prefault_run(struct prefault *pf, int vcpu_fd, uint64_t first, uint64_t n)
 {
-	uint64_t gpa = first << 12, len = n << 12;
+	uint64_t ram = pf->mem->size >> 12, gpa, len;
 	int ret;
 
 	if (!pf->on || !n)
 		return;
-	/* runs come from checked leaves, but a 1 GiB leaf may reach past the end of RAM */
-	if (first > UINT64_MAX >> 12 || n > UINT64_MAX >> 12 ||
-	    !guestmem_range_ok(pf->mem->size, gpa, len)) {
+	if (first >= ram) {
 		atomic_fetch_add(&pf->errors, 1);
 		return;
 	}
+	/* a large leaf (2 MiB, 1 GiB) may reach past the end of RAM: only RAM is brought in */
+	if (n > ram - first)
+		n = ram - first;
+	gpa = first << 12;
+	len = n << 12;
 	atomic_fetch_add(&pf->runs, 1);
 	atomic_fetch_add(&pf->pages, n);
 	if (atomic_load(&pf->populate) && (ret = guestmem_populate(pf->mem, gpa, len))) {

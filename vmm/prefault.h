@@ -46,9 +46,10 @@ void prefault_use_kvm(struct prefault *pf);
 struct guestmem_pager prefault_pager(struct prefault *pf);
 
 /*
- * Pages [@first, @first + @n) of RAM were just mapped by the guest: bring
- * them into host memory and, on the calling vCPU (@vcpu_fd; -1 on another
- * thread), into KVM's stage-2 tables.  Never fails: see above.
+ * Pages [@first, @first + @n) were just mapped by the guest: bring the
+ * ones inside RAM into host memory and, on the calling vCPU (@vcpu_fd; -1
+ * on another thread), into KVM's stage-2 tables.  Never fails: see above
+ * (a run starting outside RAM is only counted as an error).
  */
 void prefault_run(struct prefault *pf, int vcpu_fd, uint64_t first, uint64_t n);
 
