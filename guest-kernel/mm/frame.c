@@ -210,7 +210,8 @@ static uint32_t frame_new_chunk(void)
 	return (uint32_t)(pa / PAGE_SIZE_2M);
 }
 
-uint64_t frame_alloc_4k(void)
+/* A 4 KiB frame with one reference; zeroed if zero, else as it was left. */
+static uint64_t frame_take_4k(bool zero)
 {
 	uint64_t c = frame_partial, pa;
 	struct frame_chunk *h;
@@ -225,10 +226,11 @@ uint64_t frame_alloc_4k(void)
 	if (h->list) {
 		pa = h->list;
 		h->list = *(uint64_t *)(uintptr_t)pa;
-		memset((void *)(uintptr_t)pa, 0, PAGE_SIZE_4K);
+		if (zero)
+			memset((void *)(uintptr_t)pa, 0, PAGE_SIZE_4K);
 	} else {
 		pa = c * PAGE_SIZE_2M + (uint64_t)h->carve++ * PAGE_SIZE_4K;
-		if (h->dirty)
+		if (zero && h->dirty)
 			memset((void *)(uintptr_t)pa, 0, PAGE_SIZE_4K);
 	}
 	h->ref[(pa / PAGE_SIZE_4K) % FRAME_PER_CHUNK] = 1;
@@ -236,6 +238,16 @@ uint64_t frame_alloc_4k(void)
 	if (!--h->nfree)
 		frame_partial_del(h);
 	return pa;
+}
+
+uint64_t frame_alloc_4k(void)
+{
+	return frame_take_4k(true);
+}
+
+uint64_t frame_alloc_4k_dirty(void)
+{
+	return frame_take_4k(false);
 }
 
 void frame_ref_4k(uint64_t pa)

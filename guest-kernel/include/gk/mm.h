@@ -51,12 +51,18 @@ bool frame_take_2m(uint64_t pa);
  */
 uint64_t frame_alloc_4k(void);
 /*
+ * As frame_alloc_4k, but not zeroed: for a frame the caller overwrites
+ * whole at once (a copy-on-write copy), so CPL0 is not made to clear it
+ * first.
+ */
+uint64_t frame_alloc_4k_dirty(void);
+/*
  * Drop one reference to a frame from frame_alloc_4k; the last one frees it,
  * and the last free frame of a chunk returns the chunk to the 2 MiB
  * allocator (coalescing).  O(1).
  */
 void frame_free_4k(uint64_t pa);
-/* One more reference to an allocated 4 KiB frame (a later fork shares frames). */
+/* One more reference to an allocated 4 KiB frame (fork shares frames). */
 void frame_ref_4k(uint64_t pa);
 /* The references to a 4 KiB frame (0: free). */
 unsigned frame_refs_4k(uint64_t pa);
