@@ -25,7 +25,15 @@
 #include <gk/sysabi.h>
 #include <gk/x86.h>
 
-enum proc_state { PROC_FREE, PROC_RUNNABLE, PROC_WAITING, PROC_ZOMBIE, PROC_REAPING };
+/*
+ * ZOMBIE: ended, not yet waited for.  REAPING: handed to init's proc_wait,
+ * which tears it down natively.  DEAD: a process parent waited for it (a
+ * forked child); init tears it down the next time it waits, natively, so
+ * CPL0 never walks a whole address space.
+ */
+enum proc_state {
+	PROC_FREE, PROC_RUNNABLE, PROC_WAITING, PROC_ZOMBIE, PROC_REAPING, PROC_DEAD
+};
 
 struct proc_region {
 	uint64_t start, end;    /* end == 0: unused */
@@ -56,8 +64,19 @@ static int proc_next_pid = 1;
 static bool proc_active;        /* slot 0 is init */
 static uint64_t proc_frames[PROC_MMAP_MAX_PAGES];
 int proc_faultaround;           /* pages, a power of two; 0: none; PROC_FA_AUTO */
+enum proc_fork_mode proc_fork_mode = PROC_FORK_EAGER;
+void (*proc_reap_hook)(int pid);
 
 extern char uproc_return[];     /* user/usys.S */
+
+/* A free slot (not init's), or -1.  Either CPL. */
+static int proc_free_slot(void)
+{
+	for (int s = 1; s < PROC_MAX; s++)
+		if (proc_table[s].state == PROC_FREE)
+			return s;
+	return -1;
+}
 
 /* ---- ring 3, init */
 
@@ -86,13 +105,9 @@ int proc_create(long (*entry)(long), long arg)
 	GUEST_ASSERT(proc_cur == 0 && x86_cpl() == 3);
 	if (!as_in_user_image(e, 1))
 		return -SYS_EINVAL;
-	for (slot = 1; slot < PROC_MAX; slot++)
-		if (proc_table[slot].state == PROC_FREE) {
-			p = &proc_table[slot];
-			break;
-		}
-	if (!p)
+	if ((slot = proc_free_slot()) < 0)
 		return -SYS_EAGAIN;
+	p = &proc_table[slot];
 	memset(p, 0, sizeof(*p));
 	if (as_create(&p->as))
 		return -SYS_ENOMEM;
@@ -131,30 +146,42 @@ static const char *const proc_vec_names[32] = {
 	"#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
 };
 
+/* Ring 3, init: the process in slot s (REAPING) torn down; whether it was init's child. */
+static bool proc_reap(int s)
+{
+	struct proc *p = &proc_table[s];
+	bool mine = p->parent == 0;
+
+	if (proc_reap_hook)
+		proc_reap_hook(p->pid);
+	if (p->status & SYS_STATUS_KILLED) {
+		unsigned v = SYS_STATUS_VECTOR(p->status);
+
+		printf("proc: pid %d killed: exception %u (%s) err=0x%lx rip=0x%lx cr2=0x%lx\n",
+		       p->pid, v, v < 32 && proc_vec_names[v] ? proc_vec_names[v] : "?",
+		       (unsigned long)p->kill_err, (unsigned long)p->kill_rip,
+		       (unsigned long)p->kill_cr2);
+	}
+	as_destroy(&p->as);
+	p->state = PROC_FREE;
+	return mine;
+}
+
 int proc_wait(int *status)
 {
-	long pid = usys_call(SYS_WAIT, (long)(uintptr_t)status, 0, 0, 0, 0);
+	for (;;) {
+		long pid = usys_call(SYS_WAIT, (long)(uintptr_t)status, 0, 0, 0, 0);
+		int s;
 
-	if (pid < 0)
-		return (int)pid;
-	for (int s = 1; s < PROC_MAX; s++) {
-		struct proc *p = &proc_table[s];
-
-		if (p->state != PROC_REAPING || p->pid != pid)
-			continue;
-		if (p->status & SYS_STATUS_KILLED) {
-			unsigned v = SYS_STATUS_VECTOR(p->status);
-
-			printf("proc: pid %d killed: exception %u (%s) err=0x%lx rip=0x%lx cr2=0x%lx\n",
-			       p->pid, v, v < 32 && proc_vec_names[v] ? proc_vec_names[v] : "?",
-			       (unsigned long)p->kill_err, (unsigned long)p->kill_rip,
-			       (unsigned long)p->kill_cr2);
-		}
-		as_destroy(&p->as);
-		p->state = PROC_FREE;
-		break;
+		if (pid < 0)
+			return (int)pid;
+		for (s = 1; s < PROC_MAX; s++)
+			if (proc_table[s].state == PROC_REAPING && proc_table[s].pid == pid)
+				break;
+		GUEST_ASSERTF(s < PROC_MAX, "proc_wait: pid %ld is not being reaped", pid);
+		if (proc_reap(s))
+			return (int)pid;
 	}
-	return (int)pid;
 }
 
 uint64_t proc_lookup(int pid, uint64_t va)
@@ -201,15 +228,36 @@ static void proc_schedule(struct trap_frame *f)
 	proc_switch(f, next);
 }
 
-/* The current process ends with status; its parent wakes; the next one runs. */
+/* A process blocked in SYS_WAIT becomes runnable: it re-executes the call. */
+static void proc_wake(int slot)
+{
+	if (proc_table[slot].state == PROC_WAITING)
+		proc_table[slot].state = PROC_RUNNABLE;
+}
+
+/*
+ * The current process ends with status; its parent wakes; its children go
+ * to init (as Linux reparents orphans), which reaps them; the next one runs.
+ */
 static void proc_end(struct trap_frame *f, int status)
 {
 	struct proc *p = &proc_table[proc_cur];
 
 	p->state = PROC_ZOMBIE;
 	p->status = status;
-	if (p->parent >= 0 && proc_table[p->parent].state == PROC_WAITING)
-		proc_table[p->parent].state = PROC_RUNNABLE;    /* re-runs its wait */
+	for (int s = 1; s < PROC_MAX; s++) {
+		struct proc *c = &proc_table[s];
+
+		/* DEAD and REAPING ones were waited for already: init only tears them down. */
+		if (c->parent != proc_cur || s == proc_cur || c->state == PROC_FREE ||
+		    c->state == PROC_DEAD || c->state == PROC_REAPING)
+			continue;
+		c->parent = 0;
+		if (c->state == PROC_ZOMBIE)
+			proc_wake(0);
+	}
+	if (p->parent >= 0)
+		proc_wake(p->parent);
 	proc_schedule(f);
 }
 
@@ -239,6 +287,14 @@ static const struct proc_region *proc_region_at(const struct proc *p, uint64_t v
 		if (p->region[i].end && va >= p->region[i].start && va < p->region[i].end)
 			return &p->region[i];
 	return NULL;
+}
+
+/* The end of the page table's span (2 MiB) that holds va, clipped to end. */
+static uint64_t proc_pt_end(uint64_t va, uint64_t end)
+{
+	uint64_t next = (va & ~(PAGE_SIZE_2M - 1)) + PAGE_SIZE_2M;
+
+	return next < end ? next : end;
 }
 
 /* Map the run of n frames (proc_frames) at va; on failure free them. */
@@ -306,10 +362,63 @@ static long proc_populate(struct proc *p, const struct proc_region *r, uint64_t 
 }
 
 /*
- * CPL0: before the kernel touches [addr, addr + len) of p (already checked
- * by proc_user_ok), map its pages that are still lazy.  0 or -SYS_ENOMEM.
+ * CPL0: a write to the present, read-only 4 KiB page at va of p, in a
+ * writable 4 KiB region: copy-on-write.  A frame only p maps (one
+ * reference) just gets the W bit; a shared one is copied into a new frame
+ * mapped writable in its place, in one lazy section (one doorbell in
+ * batched), and p's reference on the old frame is dropped after the
+ * doorbell (the other side keeps it).  0; -SYS_ENOMEM (no frame); -SYS_EFAULT
+ * when the page is not mapped read-only (not a copy-on-write fault).
  */
-static int proc_user_populate(struct proc *p, uint64_t addr, uint64_t len)
+static int proc_cow(struct proc *p, uint64_t va)
+{
+	uint64_t page = va & ~(PAGE_SIZE_4K - 1), *e, pte, old, copy;
+
+	e = pt_walk(p->as.pml4, page, PT_LEVEL_4K, false);
+	pte = e ? mm_read_pte(e, PT_LEVEL_4K) : 0;
+	if (!(pte & PTE_P))
+		return -SYS_EFAULT;
+	if (pte & PTE_W) {              /* a stale TLB entry: made writable already */
+		mm_flush_tlb(page, 1);
+		return 0;
+	}
+	old = pte & PTE_ADDR;
+	proc_stats.cow_faults++;
+	if (frame_refs_4k(old) == 1) {
+		mm_protect_range_in(p->as.pml4, PT_LEVEL_4K, page, 1, PTE_W, 0);
+		return 0;
+	}
+	if (!(copy = frame_alloc_4k_dirty()))
+		return -SYS_ENOMEM;
+	memcpy((void *)(uintptr_t)copy, (const void *)(uintptr_t)old, PAGE_SIZE_4K);
+	proc_frames[0] = copy | PTE_A | PTE_D;
+	mm_lazy_enter();
+	mm_clear_range_in(p->as.pml4, PT_LEVEL_4K, page, 1);
+	GUEST_ASSERTF(!mm_map_frames_in(p->as.pml4, PT_LEVEL_4K, page, 1, proc_frames,
+					PTE_W | PTE_U), "proc: cow remap failed");
+	mm_lazy_leave();
+	frame_free_4k(old);
+	proc_stats.cow_copies++;
+	return 0;
+}
+
+/* CPL0: a protection fault (P set) at va: copy-on-write, or false (kill). */
+static bool proc_cow_fault(struct proc *p, uint64_t va, uint64_t err)
+{
+	const struct proc_region *r = proc_region_at(p, va);
+
+	if (!(err & PF_ERR_W) || !r || r->huge || !(r->prot & SYS_PROT_WRITE))
+		return false;
+	return proc_cow(p, va) == 0;
+}
+
+/*
+ * CPL0: before the kernel touches [addr, addr + len) of p (already checked
+ * by proc_user_ok), map its pages that are still lazy, and before it writes
+ * (write), copy the copy-on-write ones (CR0.WP: CPL0 honours read-only
+ * too).  0 or -SYS_ENOMEM.
+ */
+static int proc_user_populate(struct proc *p, uint64_t addr, uint64_t len, bool write)
 {
 	uint64_t va = addr & ~(PAGE_SIZE_4K - 1);
 
@@ -321,6 +430,8 @@ static int proc_user_populate(struct proc *p, uint64_t addr, uint64_t len)
 		uint64_t end;
 
 		if (r && proc_populate(p, r, va, 1, &end) < 0)
+			return -SYS_ENOMEM;
+		if (r && write && !r->huge && proc_cow(p, va) == -SYS_ENOMEM)
 			return -SYS_ENOMEM;
 	}
 	return 0;
@@ -368,8 +479,10 @@ bool proc_page_fault(struct trap_frame *f)
 	uint64_t va = read_cr2(), win;
 	long mapped;
 
-	if (!proc_active || p->init || (f->error & (PF_ERR_P | PF_ERR_RSVD)))
+	if (!proc_active || p->init || (f->error & PF_ERR_RSVD))
 		return false;
+	if (f->error & PF_ERR_P)
+		return proc_cow_fault(p, va, f->error);
 	r = proc_region_at(p, va);
 	if (!r || ((f->error & PF_ERR_W) && !(r->prot & SYS_PROT_WRITE)))
 		return false;
@@ -410,7 +523,7 @@ static long proc_sys_write(struct proc *p, uint64_t buf, uint64_t len)
 		return -SYS_EINVAL;
 	if (!proc_user_ok(p, buf, len, false))
 		return -SYS_EFAULT;
-	if (proc_user_populate(p, buf, len))
+	if (proc_user_populate(p, buf, len, false))
 		return -SYS_ENOMEM;
 	console_write((const char *)(uintptr_t)buf, len);
 	return (long)len;
@@ -426,7 +539,7 @@ static long proc_sys_report(struct proc *p, uint64_t key, int64_t value)
 
 		if (!proc_user_ok(p, key + i, 1, false))
 			return -SYS_EFAULT;
-		if ((i == 0 || (key + i) % PAGE_SIZE_4K == 0) && proc_user_populate(p, key + i, 1))
+		if ((i == 0 || (key + i) % PAGE_SIZE_4K == 0) && proc_user_populate(p, key + i, 1, false))
 			return -SYS_ENOMEM;
 		c = *(const char *)(uintptr_t)(key + i);
 		k[i] = c;
@@ -674,14 +787,45 @@ static bool proc_covered(const struct proc *p, uint64_t addr, uint64_t end)
 	return true;
 }
 
+/*
+ * [lo, hi) of a 4 KiB region of p gets the W bit on its mapped pages,
+ * except on frames still shared after a fork: those stay read-only and
+ * are copied at their first write (proc_cow).  One read per entry of each
+ * page table that exists, one protect per run of entries between shared
+ * frames.
+ */
+static void proc_protect_4k_rw(struct proc *p, uint64_t lo, uint64_t hi)
+{
+	mm_lazy_enter();
+	for (uint64_t va = lo, end; va < hi; va = end) {
+		uint64_t *e = pt_walk(p->as.pml4, va, PT_LEVEL_4K, false), from = 0;
+		uint64_t cnt = ((end = proc_pt_end(va, hi)) - va) / PAGE_SIZE_4K;
+
+		for (uint64_t i = 0; e && i <= cnt; i++) {
+			uint64_t t = i < cnt ? mm_read_pte(&e[i], PT_LEVEL_4K) : 0;
+
+			if (i < cnt && (!(t & PTE_P) || frame_refs_4k(t & PTE_ADDR) == 1))
+				continue;
+			if (i > from)
+				mm_protect_range_in(p->as.pml4, PT_LEVEL_4K, va + from * PAGE_SIZE_4K,
+						    i - from, PTE_W, 0);
+			from = i + 1;
+		}
+	}
+	mm_lazy_leave();
+}
+
 /* [lo, hi) of r, mapped pages included, gets prot; lazy pages take r->prot when they fault. */
 static void proc_protect(struct proc *p, struct proc_region *r, uint64_t lo, uint64_t hi,
 			 unsigned prot)
 {
 	uint64_t size = r->huge ? PAGE_SIZE_2M : PAGE_SIZE_4K, w = prot & SYS_PROT_WRITE ? PTE_W : 0;
 
-	mm_protect_range_in(p->as.pml4, r->huge ? PT_LEVEL_2M : PT_LEVEL_4K, lo, (hi - lo) / size,
-			    w, w ^ PTE_W);
+	if (w && !r->huge)
+		proc_protect_4k_rw(p, lo, hi);
+	else
+		mm_protect_range_in(p->as.pml4, r->huge ? PT_LEVEL_2M : PT_LEVEL_4K, lo,
+				    (hi - lo) / size, w, w ^ PTE_W);
 	if (hi < r->end) {              /* lies past the range: skipped */
 		proc_region_copy(p, r, hi, r->end);
 		r->end = hi;
@@ -728,31 +872,202 @@ static long proc_sys_mprotect(struct proc *p, uint64_t addr, uint64_t len, uint6
 	return 0;
 }
 
+/* ---- fork */
+
+int proc_fork_set(const char *v)
+{
+	if (strcmp(v, "eager"))
+		return -1;              /* "shared" is the next step: not built, not faked */
+	proc_fork_mode = PROC_FORK_EAGER;
+	return 0;
+}
+
+/* CPL0: r's 2 MiB pages of p copied into new frames mapped at the same va in c. */
+static int proc_fork_2m(struct proc *p, struct proc *c, const struct proc_region *r)
+{
+	for (uint64_t va = r->start; va < r->end; va += PAGE_SIZE_2M) {
+		uint64_t pa = as_lookup(&p->as, va), copy;
+
+		if (!pa)
+			continue;
+		if (!(copy = frame_alloc_2m()))
+			return -SYS_ENOMEM;
+		memcpy((void *)(uintptr_t)copy, (const void *)(uintptr_t)pa, PAGE_SIZE_2M);
+		if (mm_map_frames_in(c->as.pml4, PT_LEVEL_2M, va, 1, &copy,
+				     proc_pte_flags(r->prot))) {
+			frame_free_2m(copy);
+			return -SYS_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/*
+ * CPL0, eager fork's first half, the only one that can fail: c gets every
+ * table it will need (a PT wherever p has one under a 4 KiB region) and
+ * copies of r's 2 MiB pages.  p is not touched, so on failure tearing c
+ * down leaves p exactly as it was.
+ */
+static int proc_fork_tables(struct proc *p, struct proc *c, const struct proc_region *r)
+{
+	if (r->huge)
+		return proc_fork_2m(p, c, r);
+	for (uint64_t va = r->start; va < r->end; va = proc_pt_end(va, r->end))
+		if (pt_walk(p->as.pml4, va, PT_LEVEL_4K, false) &&
+		    !pt_walk(c->as.pml4, va, PT_LEVEL_4K, true))
+			return -SYS_ENOMEM;
+	return 0;
+}
+
+/* CPL0: proc_frames[0..n) mapped read-only at va in c (its tables exist: cannot fail). */
+static void proc_fork_run(struct proc *c, uint64_t va, uint64_t n)
+{
+	if (n && mm_map_frames_in(c->as.pml4, PT_LEVEL_4K, va, n, proc_frames, PTE_U))
+		GUEST_ASSERTF(false, "proc: fork: a table of pid %d went missing", c->pid);
+}
+
+/*
+ * CPL0, eager fork's second half, per page table of a 4 KiB region: every
+ * present leaf's frame gets a reference and is mapped read-only in c; in a
+ * writable region p's leaves become read-only too (copy-on-write).  One
+ * read per entry, one record per run of present entries, one protect per
+ * table.
+ */
+static void proc_fork_share(struct proc *p, struct proc *c, const struct proc_region *r)
+{
+	for (uint64_t va = r->start, end; va < r->end; va = end) {
+		uint64_t *e = pt_walk(p->as.pml4, va, PT_LEVEL_4K, false), n = 0, run = 0;
+		uint64_t cnt = ((end = proc_pt_end(va, r->end)) - va) / PAGE_SIZE_4K;
+
+		for (uint64_t i = 0; e && i < cnt; i++) {
+			uint64_t t = mm_read_pte(&e[i], PT_LEVEL_4K);
+
+			if (!(t & PTE_P)) {
+				proc_fork_run(c, run, n);
+				n = 0;
+				continue;
+			}
+			if (!n)
+				run = va + i * PAGE_SIZE_4K;
+			frame_ref_4k(t & PTE_ADDR);
+			proc_frames[n++] = t & PTE_ADDR;
+		}
+		proc_fork_run(c, run, n);
+		if (e && (r->prot & SYS_PROT_WRITE))
+			mm_protect_range_in(p->as.pml4, PT_LEVEL_4K, va, cnt, 0, PTE_W);
+	}
+}
+
+/*
+ * CPL0: c's user tables from p's, in the fork mode.  Eager (the only mode
+ * so far; a shared mode would give c p's tables here instead): tables and
+ * 2 MiB copies first, then the 4 KiB leaves shared, all in one lazy
+ * section (one doorbell in batched, unless the ring fills).  0, or
+ * -SYS_ENOMEM with p unchanged (c still to be torn down by the caller).
+ */
+static int proc_fork_copy(struct proc *p, struct proc *c)
+{
+	int err = 0;
+
+	mm_lazy_enter();
+	for (int i = 0; i < PROC_REGIONS && !err; i++)
+		if (p->region[i].end)
+			err = proc_fork_tables(p, c, &p->region[i]);
+	for (int i = 0; i < PROC_REGIONS && !err; i++)
+		if (p->region[i].end && !p->region[i].huge)
+			proc_fork_share(p, c, &p->region[i]);
+	mm_lazy_leave();
+	return err;
+}
+
+/*
+ * SYS_FORK: a new process with a copy of p's regions and memory (shared
+ * copy-on-write, see proc_fork_copy) and p's registers, rax 0; p's child.
+ * The child's pid; -SYS_EAGAIN (no slot), -SYS_ENOMEM (no memory: nothing
+ * of p has changed), -SYS_EINVAL from init (it has no user region).
+ */
+static long proc_sys_fork(struct trap_frame *f, struct proc *p)
+{
+	int slot = proc_free_slot();
+	struct proc *c;
+
+	if (p->init)
+		return -SYS_EINVAL;
+	if (slot < 0)
+		return -SYS_EAGAIN;
+	c = &proc_table[slot];
+	memset(c, 0, sizeof(*c));
+	if (as_create(&c->as))
+		return -SYS_ENOMEM;
+	if (proc_fork_copy(p, c)) {
+		as_destroy(&c->as);     /* drops only what c got: p is as it was */
+		return -SYS_ENOMEM;
+	}
+	memcpy(c->region, p->region, sizeof(c->region));
+	c->mmap_next = p->mmap_next;
+	c->cr3 = (uint64_t)(uintptr_t)c->as.pml4;
+	c->regs = *f;
+	c->regs.rax = 0;
+	c->parent = proc_cur;
+	c->pid = proc_next_pid++;
+	c->state = PROC_RUNNABLE;
+	proc_stats.forks++;
+	return c->pid;
+}
+
+/*
+ * CPL0: what p's SYS_WAIT may collect from slot s: a zombie child; for init
+ * also any DEAD process (a forked child its process parent waited for),
+ * first, so that none is left when init's own last child is collected.
+ */
+static bool proc_collectable(const struct proc *p, int s, bool dead)
+{
+	const struct proc *c = &proc_table[s];
+
+	if (dead)
+		return p->init && c->state == PROC_DEAD;
+	return c->parent == proc_cur && c->state == PROC_ZOMBIE;
+}
+
+/*
+ * CPL0: c collected by p's wait.  Init tears it down itself (proc_wait,
+ * natively); a process parent gets pid and status only, and the address
+ * space goes to init (DEAD), which is woken to tear it down natively.
+ */
+static void proc_collect(struct trap_frame *f, struct proc *p, struct proc *c, uint64_t status)
+{
+	if (status && (!p->init || c->state == PROC_ZOMBIE))
+		*(int *)(uintptr_t)status = c->status;
+	f->rax = (uint64_t)c->pid;
+	if (p->init) {
+		c->state = PROC_REAPING;
+		return;
+	}
+	c->state = PROC_DEAD;
+	proc_wake(0);
+}
+
 /* Returns with f set up to resume: this process's result, or another process. */
 static void proc_sys_wait(struct trap_frame *f, struct proc *p, uint64_t status)
 {
 	bool alive = false;
 
 	if (status && (status % 4 || !proc_user_ok(p, status, 4, true) ||
-		       proc_user_populate(p, status, 4))) {
+		       proc_user_populate(p, status, 4, true))) {
 		proc_stats.bad_args++;
 		f->rax = (uint64_t)-SYS_EFAULT;
 		return;
 	}
-	for (int s = 0; s < PROC_MAX; s++) {
-		struct proc *c = &proc_table[s];
-
-		if (c->parent != proc_cur || c->state == PROC_FREE || c->state == PROC_REAPING)
-			continue;
-		if (c->state == PROC_ZOMBIE) {
-			c->state = PROC_REAPING;        /* the parent frees it (proc_wait) */
-			if (status)
-				*(int *)(uintptr_t)status = c->status;
-			f->rax = (uint64_t)c->pid;
-			return;
-		}
-		alive = true;
-	}
+	for (int pass = 0; pass < 2; pass++)
+		for (int s = 1; s < PROC_MAX; s++)
+			if (proc_collectable(p, s, pass == 0)) {
+				proc_collect(f, p, &proc_table[s], status);
+				return;
+			}
+	for (int s = 1; s < PROC_MAX; s++)
+		if (proc_table[s].parent == proc_cur && (proc_table[s].state == PROC_RUNNABLE ||
+							 proc_table[s].state == PROC_WAITING))
+			alive = true;
 	if (!alive) {
 		proc_stats.bad_args++;
 		f->rax = (uint64_t)-SYS_ECHILD;
@@ -807,6 +1122,8 @@ void proc_syscall(struct trap_frame *f)
 		ret = proc_sys_report(p, a1, (int64_t)a2);
 		break;
 	case SYS_FORK:
+		ret = proc_sys_fork(f, p);
+		break;
 	default:
 		ret = -SYS_ENOSYS;
 		break;

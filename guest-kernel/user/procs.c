@@ -55,7 +55,7 @@ static long u_bad_args(void)
 	e += u_sys(SYS_WAIT, AS_STACK_TOP - 2, 0, 0, 0) != -SYS_EFAULT; /* unaligned */
 	e += u_sys(SYS_WAIT, 0, 0, 0, 0) != -SYS_ECHILD;
 	e += u_sys(SYS_REPORT, 0x100000, 1, 0, 0) != -SYS_EFAULT;
-	e += u_sys(SYS_FORK, 0, 0, 0, 0) != -SYS_ENOSYS;
+	e += u_sys(SYS_MPROTECT, AS_USER_BASE, 4096, 7, 0) != -SYS_EINVAL; /* prot */
 	e += u_sys(99, 0, 0, 0, 0) != -SYS_ENOSYS;
 	return e;
 }
@@ -276,4 +276,92 @@ long procs_ud(long arg)
 long procs_gp(long arg)
 {
 	return *(volatile uint64_t *)0x8000000000000000ull ? PROCS_STATUS_BAD : PROCS_STATUS_BAD - 1;
+}
+
+/* ---- fork: generations, and a full process table */
+
+#define U_GENS 4                /* this process, child, grandchild, great-grandchild */
+
+static inline uint64_t u_gen(long level, long round)
+{
+	return u_pattern(1000 + level, (uint64_t)round);
+}
+
+/*
+ * Each generation forks the next (U_GENS in all).  Word 0 of page q and of
+ * the 2 MiB page h is the value of whoever wrote it last in this process's
+ * view; q[1 + l] is level l's own value.  A child must see its parent's
+ * value from before the fork (not the parent's write after it) and every
+ * ancestor's; it then writes its own.  A parent must see its own write
+ * after its child exited, none of the child's.  Errors; each child's
+ * errors come back as its exit status.
+ */
+static long u_generations(void)
+{
+	uint64_t *q = (uint64_t *)u_sys(SYS_MMAP, 0, U_PAGE, U_RW, 0);
+	uint64_t *h = (uint64_t *)u_sys(SYS_MMAP, 0, U_2M, U_RW, SYS_MAP_2M);
+	long level = 0, e = 0;
+
+	if ((long)q < 0 || (long)h < 0)
+		return 1;
+	q[0] = q[1] = h[0] = u_gen(0, 0);
+	while (level < U_GENS - 1) {
+		long pid = u_sys(SYS_FORK, 0, 0, 0, 0), w;
+		int st = -1;
+
+		if (pid < 0)
+			return e + 1;
+		if (pid == 0) {                 /* the child: its parent's data as of the fork */
+			level++;
+			e += q[0] != u_gen(level - 1, 0) || h[0] != u_gen(level - 1, 0);
+			for (long l = 0; l < level; l++)
+				e += q[1 + l] != u_gen(l, 0);
+			e += q[1 + level] != 0;
+			q[0] = q[1 + level] = h[0] = u_gen(level, 0);
+			continue;
+		}
+		q[0] = h[0] = u_gen(level, 1);  /* after the fork: the child must not see it */
+		w = u_sys(SYS_WAIT, (long)&st, 0, 0, 0);
+		e += w != pid || st != 0;
+		e += q[0] != u_gen(level, 1) || h[0] != u_gen(level, 1) || q[2 + level] != 0;
+		for (long l = 0; l <= level; l++)
+			e += q[1 + l] != u_gen(l, 0);
+		break;
+	}
+	e += u_sys(SYS_MUNMAP, (long)h, U_2M, 0, 0) != 0;
+	return e;
+}
+
+/*
+ * Forks until the process table is full: the next fork must fail with
+ * -EAGAIN (not crash); then every child (which only exits, status 7) is
+ * waited for.  Errors.
+ */
+static long u_fork_full(void)
+{
+	long n = 0, pid, e = 0;
+
+	while ((pid = u_sys(SYS_FORK, 0, 0, 0, 0)) > 0)
+		n++;
+	if (pid == 0)
+		u_sys(SYS_EXIT, 7, 0, 0, 0);
+	e += pid != -SYS_EAGAIN || n == 0 || n >= PROC_MAX;
+	while (n--) {
+		int st = -1;
+
+		e += u_sys(SYS_WAIT, (long)&st, 0, 0, 0) <= 0 || st != 7;
+	}
+	e += u_sys(SYS_WAIT, 0, 0, 0, 0) != -SYS_ECHILD;
+	return e;
+}
+
+long procs_forks(long arg)
+{
+	long pid = u_sys(SYS_GETPID, 0, 0, 0, 0), e = u_generations();
+
+	/* Only the first process goes on: every descendant has exited in u_generations. */
+	if (u_sys(SYS_GETPID, 0, 0, 0, 0) != pid)
+		return e ? PROCS_STATUS_BAD : 0;
+	e += u_fork_full();
+	return e ? PROCS_STATUS_BAD : PROCS_STATUS(pid);
 }

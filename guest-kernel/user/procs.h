@@ -13,5 +13,6 @@ long procs_readonly_part(long arg);
 long procs_peek(long pa);
 long procs_ud(long arg);
 long procs_gp(long arg);
+long procs_forks(long arg);
 
 #endif

@@ -17,7 +17,7 @@
 static const struct workload *const wl_table[] = {
 	&wl_hello, &wl_exitloop, &wl_memtest, &wl_fault, &wl_ptebench, &wl_pvmmu_attack,
 	&wl_memtouch, &wl_hostile, &wl_mapwalk, &wl_balloon, &wl_procs,
-	&wl_faultbench,
+	&wl_faultbench, &wl_forkbench,
 };
 #define WL_COUNT (sizeof(wl_table) / sizeof(wl_table[0]))
 
@@ -107,7 +107,8 @@ static void wl_print_known(void)
 
 /*
  * Split wl_cmdline in place into key=value tokens; pick out workload= and
- * the kernel's own console=.  0, or -1 after printing why.
+ * the kernel's own console=, faultaround= and fork=.  0, or -1 after
+ * printing why.
  */
 static int wl_parse(struct wl_args *a, const char **name)
 {
@@ -144,6 +145,12 @@ static int wl_parse(struct wl_args *a, const char **name)
 		} else if (!strcmp(tok, "faultaround")) {
 			if (proc_faultaround_set(eq + 1)) {
 				printf("guest: bad value faultaround=%s (want 0|N|auto, N a power of two <= 512)\n",
+				       eq + 1);
+				return -1;
+			}
+		} else if (!strcmp(tok, "fork")) {
+			if (proc_fork_set(eq + 1)) {
+				printf("guest: bad value fork=%s (want eager; shared is not built yet)\n",
 				       eq + 1);
 				return -1;
 			}

@@ -9,7 +9,10 @@
  * be killed while the others finish.  Init (this file, ring 3 on the kernel's tables)
  * checks after one round that every worker's page at that address is a
  * different frame holding that worker's own pattern, then waits for all
- * and checks every status.  Then `cycles` more workers are created and
+ * and checks every status.  Then one process checks fork across four
+ * generations (each sees only its own and its ancestors' earlier writes)
+ * and forks until the table is full (-EAGAIN).  Then `cycles` more
+ * workers are created and
  * reaped one at a time, and the frame allocator's free count
  * (frame_free_4k_count) must be exactly what it was before the first
  * process.  Exit 0 iff all are as expected.
@@ -47,6 +50,7 @@ static const struct procs_bad procs_bad[] = {
 static long procs_init(void *arg)
 {
 	int pid[PROC_MAX], expect[PROC_MAX], n = 0, ok = 0, killed = 0, errors = 0, isolated = 0;
+	int forks_ok = 0;
 	uint64_t frame[PROC_MAX], free_before = frame_free_4k_count(), free_after;
 
 	for (uint64_t i = 0; i < procs_n; i++) {
@@ -106,6 +110,17 @@ static long procs_init(void *arg)
 	}
 	if (proc_wait(NULL) != -SYS_ECHILD)
 		errors++;
+	/* Fork: generations, then a full table (no other process is alive now). */
+	{
+		int st = -1, p = proc_create(procs_forks, 0), w = p < 0 ? p : proc_wait(&st);
+
+		if (w != p || st != PROCS_STATUS(p)) {
+			printf("guest: procs: forks: pid %d wait %d status 0x%x\n", p, w, st);
+			errors++;
+		} else {
+			forks_ok = 1;
+		}
+	}
 	/* Create/exit cycles, one worker at a time; then every frame must be back. */
 	for (uint64_t c = 0; c < procs_cycles; c++) {
 		int st = -1, p = proc_create(procs_worker, (long)c), w = p < 0 ? p : proc_wait(&st);
@@ -133,6 +148,10 @@ static long procs_init(void *arg)
 	report("faults", (int64_t)proc_stats.faults, 0);
 	report("fault_pages", (int64_t)proc_stats.fault_pages, 0);
 	report("cycles", (int64_t)procs_cycles, 0);
+	report("forks_ok", forks_ok, 0);
+	report("forks", (int64_t)proc_stats.forks, 0);
+	report("cow_faults", (int64_t)proc_stats.cow_faults, 0);
+	report("cow_copies", (int64_t)proc_stats.cow_copies, 0);
 	report("frames_free_before", (int64_t)free_before, 0);
 	report("frames_free_after", (int64_t)free_after, 0);
 	printf("procs: %d exited as expected, %d killed as expected, %d errors\n", ok, killed, errors);

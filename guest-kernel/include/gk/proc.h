@@ -51,14 +51,34 @@ extern int proc_faultaround;
 /* Parse a faultaround= value: 0, or -1 when it is not 0..512 (a power of two) or auto. */
 int proc_faultaround_set(const char *v);
 
+/*
+ * Fork (boot argument fork=eager|shared, default eager): how SYS_FORK gives
+ * the child its user tables.  eager: the child gets its own page tables at
+ * once, every present 4 KiB leaf shared copy-on-write (read-only in both;
+ * a reference per shared frame), 2 MiB pages copied.  shared (lazily shared
+ * tables) is not built yet and is refused.
+ */
+enum proc_fork_mode { PROC_FORK_EAGER };
+extern enum proc_fork_mode proc_fork_mode;
+/* Parse a fork= value: 0, or -1 when it is not a mode that exists. */
+int proc_fork_set(const char *v);
+
 /* Ring 3, init only: a process running entry(arg) (entry in .utext). pid, or -errno. */
 int proc_create(long (*entry)(long), long arg);
 /*
  * Ring 3, init only: wait for a child to end (SYS_WAIT), then free its
  * address space and slot natively; a killed child's message is printed
- * here.  The child's pid (status in *status), or -ECHILD.
+ * here.  Processes that a process parent already waited for (forked
+ * children) are torn down here too, on the way, and not returned.  The
+ * child's pid (status in *status), or -ECHILD.
  */
 int proc_wait(int *status);
+/*
+ * Init only, optional: proc_wait calls it with the pid of every process it
+ * is about to tear down, while its memory is still there (proc_lookup):
+ * workloads read results a process left behind.
+ */
+extern void (*proc_reap_hook)(int pid);
 /* The pid's physical frame at user va, 0 if none (init only; tests). */
 uint64_t proc_lookup(int pid, uint64_t va);
 
@@ -67,6 +87,9 @@ struct proc_stats {
 	uint64_t bad_args;      /* calls answered with -errno */
 	uint64_t faults;        /* page faults that mapped memory */
 	uint64_t fault_pages;   /* pages they mapped (fault-around's neighbours included) */
+	uint64_t forks;         /* SYS_FORK calls that made a child */
+	uint64_t cow_faults;    /* write faults on a copy-on-write page */
+	uint64_t cow_copies;    /* ... that copied it (the frame was still shared) */
 };
 extern struct proc_stats proc_stats;
 
@@ -81,9 +104,12 @@ bool proc_kill_current(struct trap_frame *f);
 /*
  * CPL0, from traps_handle: a #PF at CPL3.  A not-present fault of a process
  * inside one of its 4 KiB regions with the access allowed maps a zeroed
- * frame at the page: true, iret retries the access.  O(1) at CPL0 (region
- * scan of PROC_REGIONS, one walk, one frame, one map).  false: the fault
- * kills (proc_kill_current) or is fatal.
+ * frame at the page; a write to a read-only 4 KiB page of a writable
+ * region is copy-on-write (after fork): the page becomes writable, copied
+ * first if its frame is still shared.  true: iret retries the access.
+ * O(1) at CPL0 (region scan of PROC_REGIONS, one walk, one frame, one map,
+ * at most one 4 KiB copy).  false: the fault kills (proc_kill_current) or
+ * is fatal.
  */
 bool proc_page_fault(struct trap_frame *f);
 
