@@ -9,8 +9,13 @@
  * what of the range lies in regions, never a hole, and no region is larger
  * than one mmap (proc_region_max): so at most PROC_REGIONS - 1 regions'
  * worth, a 4 KiB region per page table that exists (512 entries each).
+ * Fork (eager) reads every entry of the caller's page tables under its
+ * regions and shares each present leaf: O(mapped pages) at CPL0, the cost
+ * a shared-table mode is to remove; a copy-on-write fault is O(1) with at
+ * most one 4 KiB copy.
  * Ring-3 side (proc_create, proc_wait: init only): building and tearing
- * down address spaces, natively.
+ * down address spaces, natively -- also of forked children, whose parents
+ * only collect pid and status (PROC_DEAD).
  */
 #include <string.h>
 #include <pagevisor/abi.h>

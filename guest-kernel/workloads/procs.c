@@ -12,8 +12,8 @@
  * and checks every status.  Then one process checks fork across four
  * generations (each sees only its own and its ancestors' earlier writes)
  * and forks until the table is full (-EAGAIN).  Then `cycles` more
- * workers are created and
- * reaped one at a time, and the frame allocator's free count
+ * workers are created and reaped one at a time, and the frame allocator's
+ * free count
  * (frame_free_4k_count) must be exactly what it was before the first
  * process.  Exit 0 iff all are as expected.
  */

@@ -25,6 +25,15 @@
  *    free region slot per new piece (PROC_REGIONS in all): else -ENOMEM,
  *    and nothing has changed.  Pieces mprotect leaves with the same prot
  *    join again where they meet inside or at the ends of its range.
+ *  - fork: the child is a copy of the caller (regions, registers with
+ *    RAX 0, memory) and the caller's child for wait.  4 KiB pages are
+ *    shared copy-on-write: read-only in both until one writes, then that
+ *    one gets its own copy (the last sharer just gets the page back
+ *    writable); 2 MiB pages are copied at once.  -EAGAIN: no process slot;
+ *    -ENOMEM: no memory; either way the caller's memory is as it was.
+ *    A parent's wait for a forked child returns pid and status; the
+ *    child's memory is freed shortly after (by init, natively).  Children
+ *    of a process that ends go to init.
  */
 #ifndef GK_SYSABI_H
 #define GK_SYSABI_H
@@ -37,7 +46,7 @@
 #define SYS_MMAP         18     /* (addr or 0, len, prot, flags): addr; anonymous, zeroed */
 #define SYS_MUNMAP       19     /* (addr, len): 0; what lies in regions goes; holes are fine */
 #define SYS_MPROTECT     20     /* (addr, len, prot): 0; all of it in regions, else -ENOMEM */
-#define SYS_FORK         21     /* (): -ENOSYS in this step */
+#define SYS_FORK         21     /* (): child's pid / 0 in the child; -EAGAIN, -ENOMEM */
 #define SYS_WAIT         22     /* (int *status or 0): pid of a dead child; -ECHILD */
 #define SYS_GETPID       23     /* (): pid */
 #define SYS_YIELD        24     /* (): 0, after the other runnable processes ran */
