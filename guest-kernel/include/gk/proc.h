@@ -32,11 +32,11 @@
 /*
  * A 2 MiB mmap maps eagerly, so it covers at most one table's worth
  * (512 pages).  A 4 KiB mmap is lazy (pages are mapped on fault) and may
- * cover PROC_LAZY_MAX_PAGES (64 MiB); its munmap reads the entries of each
- * page table that exists, 512 per table at CPL0.
+ * cover PROC_LAZY_MAX_PAGES (256 MiB: forkbench's largest size); its munmap
+ * reads the entries of each page table that exists, 512 per table at CPL0.
  */
 #define PROC_MMAP_MAX_PAGES 512
-#define PROC_LAZY_MAX_PAGES (16 * 1024)
+#define PROC_LAZY_MAX_PAGES (64 * 1024)
 
 /*
  * Fault-around (boot argument faultaround=0|N|auto): a page fault maps the
