@@ -197,6 +197,14 @@ uint64_t proc_lookup(int pid, uint64_t va)
 	return 0;
 }
 
+int proc_lookup_level(int pid, uint64_t va)
+{
+	for (int s = 1; s < PROC_MAX; s++)
+		if (proc_table[s].state != PROC_FREE && proc_table[s].pid == pid)
+			return as_level(&proc_table[s].as, va);
+	return -1;
+}
+
 /* ---- CPL0 */
 
 /* The next runnable slot after the current one, round robin (itself last); -1 if none. */

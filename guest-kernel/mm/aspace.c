@@ -40,19 +40,40 @@ int as_create(struct aspace *as)
 	return 0;
 }
 
-uint64_t as_lookup(const struct aspace *as, uint64_t va)
+/* The leaf entry mapping va and its level (1: 4 KiB .. 3: 1 GiB); 0 when unmapped. */
+static uint64_t as_leaf(const struct aspace *as, uint64_t va, int *level)
 {
 	uint64_t *t = as->pml4, v = 0;
 
 	for (int l = 4; l >= 1; l--) {
 		v = mm_read_pte(&t[(va >> (12 + 9 * (l - 1))) & 511], l);
-		if (!(v & PTE_P))
+		if (!(v & PTE_P)) {
+			*level = 0;
 			return 0;
-		if (l == 1 || (l < 4 && (v & PTE_PS)))
-			break;
+		}
+		if (l == 1 || (l < 4 && (v & PTE_PS))) {
+			*level = l;
+			return v;
+		}
 		t = (uint64_t *)(uintptr_t)(v & PTE_ADDR);
 	}
-	return v & PTE_ADDR;
+	*level = 0;
+	return 0;
+}
+
+uint64_t as_lookup(const struct aspace *as, uint64_t va)
+{
+	int level;
+
+	return as_leaf(as, va, &level) & PTE_ADDR;
+}
+
+int as_level(const struct aspace *as, uint64_t va)
+{
+	int level;
+
+	as_leaf(as, va, &level);
+	return level;
 }
 
 /* One PD (GiB va): its leaves' frames freed, its PTs cleared, unpinned, freed. */

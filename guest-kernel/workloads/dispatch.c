@@ -17,7 +17,7 @@
 static const struct workload *const wl_table[] = {
 	&wl_hello, &wl_exitloop, &wl_memtest, &wl_fault, &wl_ptebench, &wl_pvmmu_attack,
 	&wl_memtouch, &wl_hostile, &wl_mapwalk, &wl_balloon, &wl_procs,
-	&wl_faultbench, &wl_forkbench,
+	&wl_faultbench, &wl_forkbench, &wl_hugebench,
 };
 #define WL_COUNT (sizeof(wl_table) / sizeof(wl_table[0]))
 

@@ -78,6 +78,25 @@ run_vmm -q -m 64M --hugepages --pv-mmu batched --stats "$J" "$GUEST" -- workload
 expect_status 0 "$what"
 expect_json "$J" '.guest.errors == 0 and .guest.fault_pages == 1024' "$what: every page verified"
 
+# hugebench: a 2 MiB mapping on huge-page RAM against 4 KiB pages everywhere, same touches
+J2=$TMP/hb-2m.json
+run_vmm -q -m 64M --hugepages --stats "$J2" "$GUEST" -- workload=hugebench size=32M map=2m
+expect_status 0 "hugebench map=2m --hugepages"
+expect_json "$J2" '.guest.errors == 0 and .guest.huge_mappings == 16 and .guest.small_mappings == 0' \
+	"hugebench map=2m: 16 units mapped with 2 MiB entries, data intact"
+J4=$TMP/hb-4k.json
+run_vmm -q -m 64M --stats "$J4" "$GUEST" -- workload=hugebench size=32M map=4k
+expect_status 0 "hugebench map=4k, 4 KiB memfd RAM"
+expect_json "$J4" '.guest.errors == 0 and .guest.huge_mappings == 0 and .guest.small_mappings == 16' \
+	"hugebench map=4k: 16 units of 4 KiB pages, data intact"
+pf2=$(jq '.kvm.vcpu[0].pf_taken' "$J2")
+pf4=$(jq '.kvm.vcpu[0].pf_taken' "$J4")
+expect_json "$J4" ".kvm.vcpu[0].pf_taken >= 50 * $pf2" \
+	"KVM page faults: 4 KiB everywhere $pf4, 2 MiB end to end $pf2 (want 50x fewer)"
+run_vmm -q -m 64M --hugepages "$GUEST" -- workload=hugebench size=32M fragment=1
+expect_status 1 "hugebench fragment=1 (no fallback yet)"
+expect_out "fragment=1 needs the 4 KiB fallback" "hugebench fragment=1 refused with a line"
+
 what="memtest --hugepages"
 run_vmm -q -m 64M --hugepages "$GUEST" -- workload=memtest size=16M
 expect_status 0 "$what"

@@ -63,6 +63,8 @@ void as_destroy(struct aspace *as);
  * through mm_read_pte (no stale entries under a queued batch).
  */
 uint64_t as_lookup(const struct aspace *as, uint64_t va);
+/* The level of the leaf mapping va: PT_LEVEL_4K, PT_LEVEL_2M, 3 (1 GiB); 0 when unmapped. */
+int as_level(const struct aspace *as, uint64_t va);
 /* Whether va lies in the user image (.utext), readable by every process. */
 bool as_in_user_image(uint64_t va, uint64_t len);
 

@@ -81,6 +81,8 @@ int proc_wait(int *status);
 extern void (*proc_reap_hook)(int pid);
 /* The pid's physical frame at user va, 0 if none (init only; tests). */
 uint64_t proc_lookup(int pid, uint64_t va);
+/* Init only: the level of pid's leaf mapping va (as_level), -1 for no such process. */
+int proc_lookup_level(int pid, uint64_t va);
 
 struct proc_stats {
 	uint64_t created, switches, syscalls, killed;

@@ -33,7 +33,7 @@ struct workload {
 
 extern const struct workload wl_hello, wl_exitloop, wl_memtest, wl_fault, wl_ptebench, wl_memtouch,
 	wl_pvmmu_attack, wl_hostile, wl_mapwalk, wl_balloon, wl_procs,
-	wl_faultbench, wl_forkbench;
+	wl_faultbench, wl_forkbench, wl_hugebench;
 
 /*
  * Ring 3, at boot (frame allocator ready): parse the bootargs, choose the
