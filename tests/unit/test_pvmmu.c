@@ -303,6 +303,46 @@ START_TEST(set_map_protect_clear)
 }
 END_TEST
 
+/*
+ * A leaf table shared by two address spaces (guest fork=shared): pinned
+ * once, linked from two pinned PDs (one link read-only), refs counts both
+ * links; a second PIN is refused; UNPIN waits for the last link to go.
+ */
+START_TEST(shared_leaf_table)
+{
+	const uint64_t pd2 = SPARE;
+
+	pin(PT, 1);
+	OK(PV_MMU_MAP, 1, 4, PT, DATA | P | W, 0);
+	pin(PD, 2);
+	pin(pd2, 2);
+	OK(PV_MMU_SET, 2, 1, PD + 8 * 3, PT | P | W, 0);
+	OK(PV_MMU_SET, 2, 1, pd2 + 8 * 3, PT | P, 0);      /* the child's link: read-only */
+	ck_assert_uint_eq(m.refs[PT >> 12], 2);
+	ck_assert_int_eq(apply(PV_MMU_PIN, 1, 0, PT, 0, 0), PV_MMU_E_BUSY);
+	/* the parent's link loses W: still one reference */
+	OK(PV_MMU_PROTECT, 2, 1, PD + 8 * 3, 0, W);
+	ck_assert_uint_eq(*at(PD + 8 * 3), PT | P);
+	ck_assert_uint_eq(m.refs[PT >> 12], 2);
+	ck_assert_uint_eq(m.wr4k[DATA >> 12], 1);          /* the table's entries, counted once */
+	check_invariants();
+	ck_assert_int_eq(apply(PV_MMU_UNPIN, 1, 0, PT, 0, 0), PV_MMU_E_BUSY);
+	OK(PV_MMU_CLEAR, 2, 1, pd2 + 8 * 3, 0, 0);
+	ck_assert_uint_eq(m.refs[PT >> 12], 1);
+	ck_assert_int_eq(apply(PV_MMU_UNPIN, 1, 0, PT, 0, 0), PV_MMU_E_BUSY);
+	/* the last user gets W back on its link */
+	OK(PV_MMU_PROTECT, 2, 1, PD + 8 * 3, W, 0);
+	ck_assert_uint_eq(m.refs[PT >> 12], 1);
+	OK(PV_MMU_CLEAR, 2, 1, PD + 8 * 3, 0, 0);
+	ck_assert_uint_eq(m.refs[PT >> 12], 0);
+	check_invariants();
+	OK(PV_MMU_UNPIN, 1, 0, PT, 0, 0);
+	ck_assert_uint_eq(m.kind[PT >> 12], 0);
+	ck_assert_uint_eq(m.wr4k[DATA >> 12], 0);
+	check_invariants();
+}
+END_TEST
+
 START_TEST(hierarchy_and_large_pages)
 {
 	uint64_t *pd = at(PD);
@@ -1127,6 +1167,7 @@ static Suite *pvmmu_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, set_map_protect_clear);
 	tcase_add_test(tc, hierarchy_and_large_pages);
+	tcase_add_test(tc, shared_leaf_table);
 	tcase_add_test(tc, pin_counts_existing_entries);
 	tcase_add_test(tc, reject_op_level_align_count);
 	tcase_add_test(tc, reject_range);
