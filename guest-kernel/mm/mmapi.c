@@ -401,6 +401,18 @@ int mm_map_frames_in(uint64_t *root, int level, uint64_t va, uint64_t n,
 	return (int)mm_range_run(root, &r, va, n);
 }
 
+int mm_link_tables_in(uint64_t *root, uint64_t va, uint64_t n, const uint64_t *tables,
+		      uint64_t flags)
+{
+	struct mm_range r = { MMOP_MAP_FRAMES, PT_LEVEL_2M, 0, flags | PTE_P, tables };
+
+	GUEST_ASSERTF(!(flags & PTE_PS), "mm: link of tables with PS");
+	if (mm_must_forward())
+		return (int)mm_forward_in(root, MMOP_LINK_TABLES, PT_LEVEL_2M, va, n,
+					  (uint64_t)(uintptr_t)tables, flags);
+	return (int)mm_range_run(root, &r, va, n);
+}
+
 void mm_protect_range_in(uint64_t *root, int level, uint64_t va, uint64_t n, uint64_t set,
 			 uint64_t clear)
 {
@@ -459,6 +471,8 @@ long mm_syscall(long op_level, uint64_t va, uint64_t n, uint64_t val, uint64_t m
 		return mm_map_range_in(root, level, va, n, val, mask);
 	case MMOP_MAP_FRAMES:
 		return mm_map_frames_in(root, level, va, n, (const uint64_t *)(uintptr_t)val, mask);
+	case MMOP_LINK_TABLES:
+		return mm_link_tables_in(root, va, n, (const uint64_t *)(uintptr_t)val, mask);
 	case PV_MMU_PROTECT:
 		mm_protect_range_in(root, level, va, n, val, mask);
 		return 0;

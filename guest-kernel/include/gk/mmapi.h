@@ -93,6 +93,16 @@ void mm_protect_range_in(uint64_t *root, int level, uint64_t va, uint64_t n, uin
 			 uint64_t clear);
 void mm_clear_range_in(uint64_t *root, int level, uint64_t va, uint64_t n);
 
+/*
+ * n PD entries from va (2 MiB aligned, under root) link the page tables
+ * tables[0..n) (pinned at level 1 already), with flags (P is added, never
+ * PS): fork=shared gives a child its parent's tables this way.  The
+ * entries must not be present.  Creates a missing PD.  0, or -1 when memory
+ * for it ran out.
+ */
+int mm_link_tables_in(uint64_t *root, uint64_t va, uint64_t n, const uint64_t *tables,
+		      uint64_t flags);
+
 /* One entry (of a table at `level`, mapping va): *ptep = val, TLB flushed for va. */
 void mm_set_pte(uint64_t *ptep, int level, uint64_t val, uint64_t va);
 
@@ -135,6 +145,7 @@ uint64_t mm_read_pte(const uint64_t *ptep, int level);
 
 /* Operations a system call can carry: the PV_MMU_* ops, and these. */
 #define MMOP_MAP_FRAMES  16     /* val = frames array, mask = flags */
+#define MMOP_LINK_TABLES 17     /* level 2, val = tables array, mask = flags */
 
 /* Whether this call must go to CPL0: mode off or immediate, and we are in ring 3. */
 int mm_must_forward(void);
