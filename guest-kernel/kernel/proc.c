@@ -10,9 +10,11 @@
  * than one mmap (proc_region_max): so at most PROC_REGIONS - 1 regions'
  * worth, a 4 KiB region per page table that exists (512 entries each).
  * Fork (eager) reads every entry of the caller's page tables under its
- * regions and shares each present leaf: O(mapped pages) at CPL0, the cost
- * a shared-table mode is to remove; a copy-on-write fault is O(1) with at
- * most one 4 KiB copy.
+ * regions and shares each present leaf: O(mapped pages) at CPL0.  Fork
+ * (shared) links the child's PD entries to the caller's page tables:
+ * O(page tables); the first change of a shared table copies it (512
+ * entries).  A copy-on-write fault is O(1) with at most one 4 KiB copy
+ * (and one table copy in shared mode).
  * Ring-3 side (proc_create, proc_wait: init only): building and tearing
  * down address spaces, natively -- also of forked children, whose parents
  * only collect pid and status (PROC_DEAD).
@@ -310,6 +312,93 @@ static uint64_t proc_pt_end(uint64_t va, uint64_t end)
 	return next < end ? next : end;
 }
 
+/*
+ * CPL0, fork=shared: p stops using the shared page table its PD entry
+ * *pde (value d, W clear, the table's use count > 1) links at span.  The
+ * copy gets the same entries, read-only, and a reference on every present
+ * frame (the frames are then shared between tables, copy-on-write as in
+ * eager mode); it is filled by plain stores while it is neither pinned nor
+ * linked (PIN has the VMM check all 512 entries), then pinned and linked
+ * with W in one lazy section.  The old table loses one use.  0 or
+ * -SYS_ENOMEM (nothing changed).
+ */
+static int proc_pt_privatize(uint64_t *pde, uint64_t span, uint64_t d)
+{
+	uint64_t old = d & PTE_ADDR, copy = frame_alloc_4k_dirty();
+	const uint64_t *o = (const uint64_t *)(uintptr_t)old;
+	uint64_t *n = (uint64_t *)(uintptr_t)copy;
+
+	if (!copy)
+		return -SYS_ENOMEM;
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t t = mm_read_pte(&o[i], PT_LEVEL_4K);
+
+		if (t & PTE_P) {
+			frame_ref_4k(t & PTE_ADDR);
+			t &= ~PTE_W;
+		}
+		n[i] = t;
+	}
+	mm_lazy_enter();
+	mm_pin(copy, PT_LEVEL_4K);
+	mm_set_pte(pde, PT_LEVEL_2M, copy | PTE_P | PTE_W | PTE_U, span);
+	mm_flush_tlb(span, PAGE_SIZE_2M / PAGE_SIZE_4K);
+	mm_lazy_leave();
+	frame_free_4k(old);             /* one use less: others still link it */
+	proc_stats.privatized++;
+	return 0;
+}
+
+/*
+ * CPL0: the page table under va (in a 4 KiB region of p) made p's own
+ * before p changes it or, with write, writes through it.  Only a shared
+ * fork leaves a PD entry without W: a table still used by others (use
+ * count > 1) is copied (proc_pt_privatize); one p alone uses now gets W
+ * back on its PD entry when write asks, after its entries became
+ * read-only (their frames may be shared with copies other processes
+ * made: proc_cow sorts each page out).  O(1) with a PD entry that has W
+ * (eager mode, private tables); else at most 512 entries.  0 (also when
+ * there is no table), or -SYS_ENOMEM.
+ */
+static int proc_pt_own(struct proc *p, uint64_t va, bool write)
+{
+	uint64_t span = va & ~(PAGE_SIZE_2M - 1), *pde, d;
+
+	pde = pt_walk(p->as.pml4, span, PT_LEVEL_2M, false);
+	d = pde ? mm_read_pte(pde, PT_LEVEL_2M) : 0;
+	if (!(d & PTE_P) || (d & (PTE_PS | PTE_W)))
+		return 0;
+	if (frame_refs_4k(d & PTE_ADDR) > 1)
+		return proc_pt_privatize(pde, span, d);
+	if (!write)
+		return 0;
+	mm_lazy_enter();
+	mm_protect_range_in(p->as.pml4, PT_LEVEL_4K, span, PAGE_SIZE_2M / PAGE_SIZE_4K, 0, PTE_W);
+	mm_protect_range_in(p->as.pml4, PT_LEVEL_2M, span, 1, PTE_W, 0);
+	mm_lazy_leave();
+	return 0;
+}
+
+/*
+ * CPL0: every page table under the 4 KiB regions' part of [lo, hi) made
+ * p's own (proc_pt_own) before munmap or mprotect changes it, so that a
+ * failure (-SYS_ENOMEM) comes before any change p could see.
+ */
+static int proc_own_range(struct proc *p, uint64_t lo, uint64_t hi)
+{
+	for (int i = 1; i < PROC_REGIONS; i++) {
+		const struct proc_region *r = &p->region[i];
+		uint64_t a = r->start > lo ? r->start : lo, b = r->end < hi ? r->end : hi;
+
+		if (!r->end || r->huge)
+			continue;
+		for (uint64_t va = a; va < b; va = proc_pt_end(va, b))
+			if (proc_pt_own(p, va, false))
+				return -SYS_ENOMEM;
+	}
+	return 0;
+}
+
 /* Map the run of n frames (proc_frames) at va; on failure free them. */
 static int proc_map_run(struct proc *p, uint64_t va, uint64_t n, uint64_t flags)
 {
@@ -324,13 +413,14 @@ static int proc_map_run(struct proc *p, uint64_t va, uint64_t n, uint64_t flags)
  * CPL0: the 4 KiB page holding va (in region r of p) mapped to a zeroed
  * frame if it is not mapped yet, and the unmapped pages of the window of
  * win pages around it (aligned to win, a power of two <= 512, clipped to
- * r) too, with the accessed bit clear.  One walk, one lazy section (one
+ * r) too, with the accessed bit clear.  A shared page table is made p's
+ * own first (proc_pt_own; with write, writable).  One walk, one lazy section (one
  * doorbell in batched mode), one read per window entry, one frame per page
  * mapped.  The pages mapped, or -SYS_ENOMEM when va's own page could not
  * be; *end is set to the window's end.
  */
 static long proc_populate(struct proc *p, const struct proc_region *r, uint64_t va,
-			  uint64_t win, uint64_t *end)
+			  uint64_t win, bool write, uint64_t *end)
 {
 	uint64_t page = va & ~(PAGE_SIZE_4K - 1), flags = proc_pte_flags(r->prot);
 	uint64_t lo = page & ~(win * PAGE_SIZE_4K - 1), hi = lo + win * PAGE_SIZE_4K;
@@ -345,7 +435,7 @@ static long proc_populate(struct proc *p, const struct proc_region *r, uint64_t 
 		lo = r->start;
 	if (hi > r->end)
 		hi = r->end;
-	if (!(e = pt_walk(p->as.pml4, lo, PT_LEVEL_4K, true)))
+	if (proc_pt_own(p, lo, write) || !(e = pt_walk(p->as.pml4, lo, PT_LEVEL_4K, true)))
 		return -SYS_ENOMEM;
 	*end = hi;
 	mm_lazy_enter();
@@ -376,7 +466,8 @@ static long proc_populate(struct proc *p, const struct proc_region *r, uint64_t 
 
 /*
  * CPL0: a write to the present, read-only 4 KiB page at va of p, in a
- * writable 4 KiB region: copy-on-write.  A frame only p maps (one
+ * writable 4 KiB region: copy-on-write.  A shared page table is made p's
+ * own and writable first (proc_pt_own).  A frame only p maps (one
  * reference) just gets the W bit; a shared one is copied into a new frame
  * mapped writable in its place, in one lazy section (one doorbell in
  * batched), and p's reference on the old frame is dropped after the
@@ -387,6 +478,8 @@ static int proc_cow(struct proc *p, uint64_t va)
 {
 	uint64_t page = va & ~(PAGE_SIZE_4K - 1), *e, pte, old, copy;
 
+	if (proc_pt_own(p, page, true))
+		return -SYS_ENOMEM;
 	e = pt_walk(p->as.pml4, page, PT_LEVEL_4K, false);
 	pte = e ? mm_read_pte(e, PT_LEVEL_4K) : 0;
 	if (!(pte & PTE_P))
@@ -442,7 +535,7 @@ static int proc_user_populate(struct proc *p, uint64_t addr, uint64_t len, bool 
 
 		uint64_t end;
 
-		if (r && proc_populate(p, r, va, 1, &end) < 0)
+		if (r && proc_populate(p, r, va, 1, write, &end) < 0)
 			return -SYS_ENOMEM;
 		if (r && write && !r->huge && proc_cow(p, va) == -SYS_ENOMEM)
 			return -SYS_ENOMEM;
@@ -500,7 +593,7 @@ bool proc_page_fault(struct trap_frame *f)
 	if (!r || ((f->error & PF_ERR_W) && !(r->prot & SYS_PROT_WRITE)))
 		return false;
 	win = proc_fa_window(p, va & ~(PAGE_SIZE_4K - 1));
-	if ((mapped = proc_populate(p, r, va, win, &p->fa_next)) < 0)
+	if ((mapped = proc_populate(p, r, va, win, f->error & PF_ERR_W, &p->fa_next)) < 0)
 		return false;
 	proc_stats.faults++;
 	proc_stats.fault_pages += (uint64_t)mapped;
@@ -753,7 +846,8 @@ static void proc_unmap_4k(struct proc *p, uint64_t lo, uint64_t hi)
  * Every part of [addr, addr + len) that lies in a region is unmapped and
  * the region trimmed; holes are fine (0, as Linux).  A region the range
  * lies strictly inside is split, which takes a slot: checked before
- * anything changes, so -ENOMEM leaves all as it was.
+ * anything changes, so -ENOMEM leaves all as it was; so are the copies of
+ * shared page tables under the range (proc_own_range).
  */
 static long proc_sys_munmap(struct proc *p, uint64_t addr, uint64_t len)
 {
@@ -765,6 +859,8 @@ static long proc_sys_munmap(struct proc *p, uint64_t addr, uint64_t len)
 		if (proc_cuts(&p->region[i], addr) && proc_cuts(&p->region[i], end) &&
 		    !proc_free_slots(p))
 			return -SYS_ENOMEM;
+	if (proc_own_range(p, addr, end))
+		return -SYS_ENOMEM;
 	for (int i = 1; i < PROC_REGIONS; i++) {
 		struct proc_region *r = &p->region[i];
 		uint64_t lo = r->start > addr ? r->start : addr, hi = r->end < end ? r->end : end;
@@ -872,7 +968,7 @@ static long proc_sys_mprotect(struct proc *p, uint64_t addr, uint64_t len, uint6
 	for (int i = 1; i < PROC_REGIONS; i++)
 		if (p->region[i].prot != prot)
 			need += proc_cuts(&p->region[i], addr) + proc_cuts(&p->region[i], end);
-	if (need > proc_free_slots(p))
+	if (need > proc_free_slots(p) || proc_own_range(p, addr, end))
 		return -SYS_ENOMEM;
 	for (int i = 1; i < PROC_REGIONS; i++) {
 		struct proc_region *r = &p->region[i];
@@ -889,9 +985,12 @@ static long proc_sys_mprotect(struct proc *p, uint64_t addr, uint64_t len, uint6
 
 int proc_fork_set(const char *v)
 {
-	if (strcmp(v, "eager"))
-		return -1;              /* "shared" is the next step: not built, not faked */
-	proc_fork_mode = PROC_FORK_EAGER;
+	if (!strcmp(v, "eager"))
+		proc_fork_mode = PROC_FORK_EAGER;
+	else if (!strcmp(v, "shared"))
+		proc_fork_mode = PROC_FORK_SHARED;
+	else
+		return -1;
 	return 0;
 }
 
@@ -916,18 +1015,20 @@ static int proc_fork_2m(struct proc *p, struct proc *c, const struct proc_region
 }
 
 /*
- * CPL0, eager fork's first half, the only one that can fail: c gets every
- * table it will need (a PT wherever p has one under a 4 KiB region) and
- * copies of r's 2 MiB pages.  p is not touched, so on failure tearing c
- * down leaves p exactly as it was.
+ * CPL0, fork's first half, the only one that can fail: c gets every table
+ * it will need (eager: a PT wherever p has one under a 4 KiB region;
+ * shared: the PD above it) and copies of r's 2 MiB pages.  p is not
+ * touched, so on failure tearing c down leaves p exactly as it was.
  */
 static int proc_fork_tables(struct proc *p, struct proc *c, const struct proc_region *r)
 {
+	int level = proc_fork_mode == PROC_FORK_SHARED ? PT_LEVEL_2M : PT_LEVEL_4K;
+
 	if (r->huge)
 		return proc_fork_2m(p, c, r);
 	for (uint64_t va = r->start; va < r->end; va = proc_pt_end(va, r->end))
 		if (pt_walk(p->as.pml4, va, PT_LEVEL_4K, false) &&
-		    !pt_walk(c->as.pml4, va, PT_LEVEL_4K, true))
+		    !pt_walk(c->as.pml4, va, level, true))
 			return -SYS_ENOMEM;
 	return 0;
 }
@@ -972,23 +1073,92 @@ static void proc_fork_share(struct proc *p, struct proc *c, const struct proc_re
 }
 
 /*
- * CPL0: c's user tables from p's, in the fork mode.  Eager (the only mode
- * so far; a shared mode would give c p's tables here instead): tables and
- * 2 MiB copies first, then the 4 KiB leaves shared, all in one lazy
- * section (one doorbell in batched, unless the ring fills).  0, or
+ * Whether the page table at span (the first or last of region ri of p)
+ * was linked already for an earlier 4 KiB region that shares it.
+ */
+static bool proc_span_done(const struct proc *p, int ri, uint64_t span)
+{
+	const struct proc_region *r = &p->region[ri];
+
+	if (span >= r->start && span + PAGE_SIZE_2M <= r->end)
+		return false;           /* inside r: no other region there */
+	for (int j = 0; j < ri; j++)
+		if (p->region[j].end && !p->region[j].huge && p->region[j].start < span + PAGE_SIZE_2M &&
+		    p->region[j].end > span)
+			return true;
+	return false;
+}
+
+/* CPL0: c's PD entries [va, va + n * 2 MiB) link proc_frames[0..n), and p's lose W. */
+static void proc_fork_link_run(struct proc *p, struct proc *c, uint64_t va, uint64_t n)
+{
+	if (!n)
+		return;
+	if (mm_link_tables_in(c->as.pml4, va, n, proc_frames, PTE_U))
+		GUEST_ASSERTF(false, "proc: fork: a PD of pid %d went missing", c->pid);
+	mm_protect_range_in(p->as.pml4, PT_LEVEL_2M, va, n, 0, PTE_W);
+	/* p's TLB may hold writable entries under all of them: every mode flushes */
+	mm_flush_tlb(va, n * (PAGE_SIZE_2M / PAGE_SIZE_4K));
+}
+
+/*
+ * CPL0, shared fork's second half, per page table of region ri of p (4
+ * KiB): the table gets one more use (its frame's reference count) and c's
+ * PD entry links it; in both p and c the PD entry has no W, so that every
+ * write through a shared table faults (proc_pt_own).  No frame reference
+ * changes.  One read per PD entry, one record per run of consecutive
+ * tables in each of c and p.
+ */
+static void proc_fork_link(struct proc *p, struct proc *c, int ri)
+{
+	const struct proc_region *r = &p->region[ri];
+	uint64_t run = 0, n = 0;
+
+	for (uint64_t va = r->start; va < r->end; va = proc_pt_end(va, r->end)) {
+		uint64_t span = va & ~(PAGE_SIZE_2M - 1), *pde, d;
+
+		pde = pt_walk(p->as.pml4, span, PT_LEVEL_2M, false);
+		d = pde ? mm_read_pte(pde, PT_LEVEL_2M) : 0;
+		if (!(d & PTE_P) || (d & PTE_PS) || proc_span_done(p, ri, span) ||
+		    (n && span != run + n * PAGE_SIZE_2M)) {
+			proc_fork_link_run(p, c, run, n);
+			n = 0;
+		}
+		if (!(d & PTE_P) || (d & PTE_PS) || proc_span_done(p, ri, span))
+			continue;
+		if (!n)
+			run = span;
+		frame_ref_4k(d & PTE_ADDR);
+		proc_frames[n++] = d & PTE_ADDR;
+		proc_stats.shared_tables++;
+	}
+	proc_fork_link_run(p, c, run, n);
+}
+
+/*
+ * CPL0: c's user tables from p's, in the fork mode: tables and 2 MiB
+ * copies first, then the 4 KiB part -- eager: every leaf shared; shared:
+ * every page table -- all in one lazy section (one doorbell in batched,
+ * unless the ring fills or a walk reads a queued entry).  0, or
  * -SYS_ENOMEM with p unchanged (c still to be torn down by the caller).
  */
 static int proc_fork_copy(struct proc *p, struct proc *c)
 {
 	int err = 0;
 
+	proc_stats.shared_tables = 0;
 	mm_lazy_enter();
 	for (int i = 0; i < PROC_REGIONS && !err; i++)
 		if (p->region[i].end)
 			err = proc_fork_tables(p, c, &p->region[i]);
-	for (int i = 0; i < PROC_REGIONS && !err; i++)
-		if (p->region[i].end && !p->region[i].huge)
+	for (int i = 0; i < PROC_REGIONS && !err; i++) {
+		if (!p->region[i].end || p->region[i].huge)
+			continue;
+		if (proc_fork_mode == PROC_FORK_SHARED)
+			proc_fork_link(p, c, i);
+		else
 			proc_fork_share(p, c, &p->region[i]);
+	}
 	mm_lazy_leave();
 	return err;
 }

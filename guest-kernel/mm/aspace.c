@@ -76,10 +76,15 @@ int as_level(const struct aspace *as, uint64_t va)
 	return level;
 }
 
-/* One PD (GiB va): its leaves' frames freed, its PTs cleared, unpinned, freed. */
+/*
+ * One PD (GiB va): its leaves' frames freed, its PTs cleared, unpinned,
+ * freed.  A PT that other address spaces still use (fork=shared: its use
+ * count, the frame's reference count, is above 1) is left as it is: only
+ * the link goes and one use is dropped; the last user frees its frames.
+ */
 static void as_destroy_pd(struct aspace *as, uint64_t *pd, uint64_t va)
 {
-	uint64_t npt = 0, pts[512], n2m = 0;
+	uint64_t npt = 0, nshared = 0, pts[512], n2m = 0;
 
 	for (unsigned j = 0; j < 512; j++) {
 		uint64_t d = mm_read_pte(&pd[j], PT_LEVEL_2M), nf = 0;
@@ -87,6 +92,10 @@ static void as_destroy_pd(struct aspace *as, uint64_t *pd, uint64_t va)
 
 		if (!(d & PTE_P) || (d & PTE_PS))
 			continue;
+		if (frame_refs_4k(d & PTE_ADDR) > 1) {
+			pts[511 - nshared++] = d & PTE_ADDR;    /* from the top: npt + nshared <= 512 */
+			continue;
+		}
 		for (unsigned k = 0; k < 512; k++) {
 			uint64_t t = mm_read_pte(&pt[k], PT_LEVEL_4K);
 
@@ -115,6 +124,8 @@ static void as_destroy_pd(struct aspace *as, uint64_t *pd, uint64_t va)
 		frame_free_2m(as_frames[--n2m]);
 	while (npt)
 		frame_free_4k(pts[--npt]);
+	while (nshared)
+		frame_free_4k(pts[511 - --nshared]);    /* a use dropped; never the last */
 }
 
 void as_destroy(struct aspace *as)

@@ -150,7 +150,7 @@ static int wl_parse(struct wl_args *a, const char **name)
 			}
 		} else if (!strcmp(tok, "fork")) {
 			if (proc_fork_set(eq + 1)) {
-				printf("guest: bad value fork=%s (want eager; shared is not built yet)\n",
+				printf("guest: bad value fork=%s (want eager|shared)\n",
 				       eq + 1);
 				return -1;
 			}

@@ -8,8 +8,9 @@
  * (proc_reap_hook), and reports the medians over the K forks of fork_ns
  * (the fork call in the parent), first_write_ns (the child's first write)
  * and exit_ns (from the child's last instruction before exit to the
- * parent's wait returning), children, errors, cow_faults, cow_copies and
- * frames_free_before/after (before the first process, after the last:
+ * parent's wait returning), children, errors, cow_faults, cow_copies,
+ * shared_tables (page tables the last fork shared: fork=shared), privatized
+ * (shared tables copied at a first change) and frames_free_before/after (before the first process, after the last:
  * must be equal).  Exit 0 iff errors == 0 and the two counts match.
  */
 #include <gk/arch.h>
@@ -79,6 +80,7 @@ static long fb_init(void *arg)
 {
 	uint64_t free_before = frame_free_4k_count(), free_after, errors = 0, children = 0;
 	uint64_t cow0 = proc_stats.cow_faults, copies0 = proc_stats.cow_copies;
+	uint64_t priv0 = proc_stats.privatized;
 	uint64_t exit_cycles[FORKBENCH_MAX_CHILDREN], fork_ns, fw_ns, exit_ns;
 	int status = -1, w;
 
@@ -118,13 +120,17 @@ static long fb_init(void *arg)
 	report("exit_ns", (int64_t)exit_ns, 0);
 	report("cow_faults", (int64_t)(proc_stats.cow_faults - cow0), 0);
 	report("cow_copies", (int64_t)(proc_stats.cow_copies - copies0), 0);
+	report("shared_tables", (int64_t)proc_stats.shared_tables, 0);
+	report("privatized", (int64_t)(proc_stats.privatized - priv0), 0);
 	report("frames_free_before", (int64_t)free_before, 0);
 	report("frames_free_after", (int64_t)free_after, 0);
-	printf("forkbench: %lu pages, %lu children, medians fork_ns=%lu first_write_ns=%lu exit_ns=%lu, cow_faults=%lu cow_copies=%lu, %lu errors\n",
+	printf("forkbench: %lu pages, %lu children, medians fork_ns=%lu first_write_ns=%lu exit_ns=%lu, cow_faults=%lu cow_copies=%lu, shared_tables=%lu privatized=%lu, %lu errors\n",
 	       (unsigned long)fb_pages, (unsigned long)children, (unsigned long)fork_ns,
 	       (unsigned long)fw_ns, (unsigned long)exit_ns,
 	       (unsigned long)(proc_stats.cow_faults - cow0),
-	       (unsigned long)(proc_stats.cow_copies - copies0), (unsigned long)errors);
+	       (unsigned long)(proc_stats.cow_copies - copies0),
+	       (unsigned long)proc_stats.shared_tables,
+	       (unsigned long)(proc_stats.privatized - priv0), (unsigned long)errors);
 	if (free_after != free_before)
 		printf("guest: forkbench: %lu free 4 KiB frames before, %lu after\n",
 		       (unsigned long)free_before, (unsigned long)free_after);

@@ -55,10 +55,13 @@ int proc_faultaround_set(const char *v);
  * Fork (boot argument fork=eager|shared, default eager): how SYS_FORK gives
  * the child its user tables.  eager: the child gets its own page tables at
  * once, every present 4 KiB leaf shared copy-on-write (read-only in both;
- * a reference per shared frame), 2 MiB pages copied.  shared (lazily shared
- * tables) is not built yet and is refused.
+ * a reference per shared frame), 2 MiB pages copied.  shared: the child's
+ * PD entries point at the parent's page tables (their use count, the PT
+ * frame's reference count, goes up; W cleared on the PD entries of both),
+ * and a process's first change of such a table (a write fault, a lazy
+ * page, munmap, mprotect) copies it first; 2 MiB pages copied as in eager.
  */
-enum proc_fork_mode { PROC_FORK_EAGER };
+enum proc_fork_mode { PROC_FORK_EAGER, PROC_FORK_SHARED };
 extern enum proc_fork_mode proc_fork_mode;
 /* Parse a fork= value: 0, or -1 when it is not a mode that exists. */
 int proc_fork_set(const char *v);
@@ -92,6 +95,8 @@ struct proc_stats {
 	uint64_t forks;         /* SYS_FORK calls that made a child */
 	uint64_t cow_faults;    /* write faults on a copy-on-write page */
 	uint64_t cow_copies;    /* ... that copied it (the frame was still shared) */
+	uint64_t shared_tables; /* page tables the last fork shared (fork=shared) */
+	uint64_t privatized;    /* shared page tables copied by a process changing them */
 };
 extern struct proc_stats proc_stats;
 
