@@ -435,6 +435,10 @@ static long proc_populate(struct proc *p, const struct proc_region *r, uint64_t 
 		lo = r->start;
 	if (hi > r->end)
 		hi = r->end;
+	/* one page mapped already (the kernel's populate): no table to own or copy */
+	if (win == 1 && (e = pt_walk(p->as.pml4, page, PT_LEVEL_4K, false)) &&
+	    (mm_read_pte(e, PT_LEVEL_4K) & PTE_P))
+		return 0;
 	if (proc_pt_own(p, lo, write) || !(e = pt_walk(p->as.pml4, lo, PT_LEVEL_4K, true)))
 		return -SYS_ENOMEM;
 	*end = hi;
