@@ -250,6 +250,14 @@ uint64_t frame_alloc_4k_dirty(void)
 	return frame_take_4k(false);
 }
 
+uint64_t frame_carve_2m(void)
+{
+	/* the new chunk goes to the head of the partial list: frame_take_4k takes from it */
+	if (!frame_booted || frame_new_chunk() == FRAME_NONE)
+		return 0;
+	return frame_take_4k(true);
+}
+
 void frame_ref_4k(uint64_t pa)
 {
 	struct frame_chunk *h = frame_chunk_of(pa / PAGE_SIZE_2M);

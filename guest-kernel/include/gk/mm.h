@@ -66,6 +66,13 @@ void frame_free_4k(uint64_t pa);
 void frame_ref_4k(uint64_t pa);
 /* The references to a 4 KiB frame (0: free). */
 unsigned frame_refs_4k(uint64_t pa);
+/*
+ * A zeroed 4 KiB frame (one reference) carved out of a whole free chunk,
+ * never from a chunk carved already, so that one fewer 2 MiB chunk is
+ * left whole: how a test fragments memory.  0 when no whole chunk is free.
+ * After boot (frame_boot_done).
+ */
+uint64_t frame_carve_2m(void);
 /* Free memory in 4 KiB frames: whole chunks * 512 plus free frames of carved chunks. */
 uint64_t frame_free_4k_count(void);
 
