@@ -5,10 +5,12 @@
  * amount of work -- argument checks against at most PROC_REGIONS regions,
  * a scan of PROC_MAX slots, a frame copy and a CR3 load -- except mmap,
  * munmap and mprotect.  mmap maps at most PROC_MMAP_MAX_PAGES entries (2 MiB
- * pages; 4 KiB ones are only recorded).  munmap and mprotect visit only
+ * pages, as many as there are 2 MiB frames; 4 KiB ones, and 2 MiB units
+ * that fell back to them, are only recorded).  munmap and mprotect visit only
  * what of the range lies in regions, never a hole, and no region is larger
  * than one mmap (proc_region_max): so at most PROC_REGIONS - 1 regions'
- * worth, a 4 KiB region per page table that exists (512 entries each).
+ * worth, a 4 KiB region per page table that exists (512 entries each),
+ * a 2 MiB region one walk per unit and the same per 4 KiB unit's table.
  * Fork (eager) reads every entry of the caller's page tables under its
  * regions and shares each present leaf: O(mapped pages) at CPL0.  Fork
  * (shared) links the child's PD entries to the caller's page tables:
@@ -42,6 +44,13 @@ enum proc_state {
 	PROC_FREE, PROC_RUNNABLE, PROC_WAITING, PROC_ZOMBIE, PROC_REAPING, PROC_DEAD
 };
 
+/*
+ * huge: made by a SYS_MAP_2M mmap, so its 2 MiB units may be mapped with
+ * 2 MiB entries; which ones, only the tables say (proc_unit_2m): the others
+ * fell back to lazy 4 KiB pages.  Pieces a munmap or mprotect leaves keep
+ * the flag; a cut inside a 4 KiB unit leaves a piece that is not 2 MiB
+ * aligned there.  A 4 KiB region never holds a 2 MiB entry.
+ */
 struct proc_region {
 	uint64_t start, end;    /* end == 0: unused */
 	unsigned prot;
@@ -313,6 +322,33 @@ static uint64_t proc_pt_end(uint64_t va, uint64_t end)
 }
 
 /*
+ * Whether the 2 MiB unit holding va is mapped with one 2 MiB entry (the
+ * PD entry's PS bit).  A unit of a 2 MiB region without one falls back to
+ * 4 KiB pages (proc_sys_mmap): every path asks the tables, not the region.
+ */
+static bool proc_unit_2m(const struct proc *p, uint64_t va)
+{
+	uint64_t *pde = pt_walk(p->as.pml4, va & ~(PAGE_SIZE_2M - 1), PT_LEVEL_2M, false);
+
+	return pde && (mm_read_pte(pde, PT_LEVEL_2M) & (PTE_P | PTE_PS)) == (PTE_P | PTE_PS);
+}
+
+/*
+ * The end of the run of whole or partial 2 MiB units from va (< hi) that
+ * are mapped the way va's is (*huge: with 2 MiB entries), clipped to hi.
+ * One walk per unit.
+ */
+static uint64_t proc_unit_run(const struct proc *p, uint64_t va, uint64_t hi, bool *huge)
+{
+	uint64_t end = proc_pt_end(va, hi);
+
+	*huge = proc_unit_2m(p, va);
+	while (end < hi && proc_unit_2m(p, end) == *huge)
+		end = proc_pt_end(end, hi);
+	return end;
+}
+
+/*
  * CPL0, fork=shared: p stops using the shared page table its PD entry
  * *pde (value d, W clear, the table's use count > 1) links at span.  The
  * copy gets the same entries, read-only, and a reference on every present
@@ -380,8 +416,8 @@ static int proc_pt_own(struct proc *p, uint64_t va, bool write)
 }
 
 /*
- * CPL0: every page table under the 4 KiB regions' part of [lo, hi) made
- * p's own (proc_pt_own) before munmap or mprotect changes it, so that a
+ * CPL0: every page table under the regions' part of [lo, hi) (4 KiB units;
+ * proc_pt_own passes over 2 MiB entries) made p's own (proc_pt_own) before munmap or mprotect changes it, so that a
  * failure (-SYS_ENOMEM) comes before any change p could see.
  */
 static int proc_own_range(struct proc *p, uint64_t lo, uint64_t hi)
@@ -390,7 +426,7 @@ static int proc_own_range(struct proc *p, uint64_t lo, uint64_t hi)
 		const struct proc_region *r = &p->region[i];
 		uint64_t a = r->start > lo ? r->start : lo, b = r->end < hi ? r->end : hi;
 
-		if (!r->end || r->huge)
+		if (!r->end)
 			continue;
 		for (uint64_t va = a; va < b; va = proc_pt_end(va, b))
 			if (proc_pt_own(p, va, false))
@@ -429,8 +465,8 @@ static long proc_populate(struct proc *p, const struct proc_region *r, uint64_t 
 	int err = 0;
 
 	*end = page + PAGE_SIZE_4K;
-	if (r->huge)
-		return 0;
+	if (r->huge && proc_unit_2m(p, page))
+		return 0;               /* a 2 MiB entry maps it (the window lies in its unit) */
 	if (lo < r->start)
 		lo = r->start;
 	if (hi > r->end)
@@ -517,7 +553,8 @@ static bool proc_cow_fault(struct proc *p, uint64_t va, uint64_t err)
 {
 	const struct proc_region *r = proc_region_at(p, va);
 
-	if (!(err & PF_ERR_W) || !r || r->huge || !(r->prot & SYS_PROT_WRITE))
+	if (!(err & PF_ERR_W) || !r || !(r->prot & SYS_PROT_WRITE) ||
+	    (r->huge && proc_unit_2m(p, va)))
 		return false;
 	return proc_cow(p, va) == 0;
 }
@@ -541,7 +578,8 @@ static int proc_user_populate(struct proc *p, uint64_t addr, uint64_t len, bool 
 
 		if (r && proc_populate(p, r, va, 1, write, &end) < 0)
 			return -SYS_ENOMEM;
-		if (r && write && !r->huge && proc_cow(p, va) == -SYS_ENOMEM)
+		if (r && write && !(r->huge && proc_unit_2m(p, va)) &&
+		    proc_cow(p, va) == -SYS_ENOMEM)
 			return -SYS_ENOMEM;
 	}
 	return 0;
@@ -698,22 +736,29 @@ static long proc_sys_mmap(struct proc *p, uint64_t addr, uint64_t len, uint64_t 
 			r = &p->region[i];
 	if (!r)
 		return -SYS_ENOMEM;
-	/* 4 KiB regions are lazy: the first touch of a page maps it (proc_page_fault). */
+	/*
+	 * 4 KiB regions are lazy: the first touch of a page maps it
+	 * (proc_page_fault).  A 2 MiB region takes a 2 MiB frame per unit
+	 * while the allocator has one, and maps those units (the first got)
+	 * with 2 MiB entries; the rest fall back to lazy 4 KiB pages.
+	 */
 	for (got = 0; huge && got < n; got++)
 		if (!(proc_frames[got] = frame_alloc_2m()))
 			break;
 	if (huge)               /* 2 MiB frames come dirty: the VMM zeroes them */
 		for (uint64_t i = 0; i < got; i++)
 			mm_release_frames(proc_frames[i], PAGE_SIZE_2M / PAGE_SIZE_4K);
-	if (huge && (got < n || mm_map_frames_in(p->as.pml4, level, addr, n, proc_frames,
-						 proc_pte_flags((unsigned)prot)))) {
-		if (got == n) {         /* a table ran out: undo what was mapped */
-			mm_clear_range_in(p->as.pml4, level, addr, n);
-			mm_sync();
-		}
+	if (got && mm_map_frames_in(p->as.pml4, level, addr, got, proc_frames,
+				    proc_pte_flags((unsigned)prot))) {
+		mm_clear_range_in(p->as.pml4, level, addr, got);     /* a table ran out */
+		mm_sync();
 		while (got--)
 			frame_free_2m(proc_frames[got]);
 		return -SYS_ENOMEM;
+	}
+	if (huge) {
+		proc_stats.huge_units += got;
+		proc_stats.small_units += n - got;
 	}
 	*r = (struct proc_region){ addr, addr + len, (unsigned)prot, huge };
 	if (addr + len > p->mmap_next)
@@ -742,8 +787,10 @@ static bool proc_cuts(const struct proc_region *r, uint64_t va)
 /*
  * munmap/mprotect's arguments: addr and len 4 KiB-aligned, len > 0, inside
  * the mmap area without wrapping (never the stack, region 0), and where an
- * end of the range cuts a 2 MiB region, on a 2 MiB boundary (a 2 MiB page
- * cannot be split).  init has the mm API: never.
+ * end of the range cuts a unit mapped with a 2 MiB entry, on a 2 MiB
+ * boundary (a 2 MiB page is not split yet); inside a unit of a 2 MiB
+ * region that fell back to 4 KiB pages, anywhere.  init has the mm API:
+ * never.
  */
 static bool proc_range_ok(const struct proc *p, uint64_t addr, uint64_t len)
 {
@@ -755,8 +802,8 @@ static bool proc_range_ok(const struct proc *p, uint64_t addr, uint64_t len)
 	for (int i = 1; i < PROC_REGIONS; i++) {
 		const struct proc_region *r = &p->region[i];
 
-		if (r->huge && ((proc_cuts(r, addr) && addr % PAGE_SIZE_2M) ||
-				(proc_cuts(r, end) && end % PAGE_SIZE_2M)))
+		if (r->huge && ((proc_cuts(r, addr) && addr % PAGE_SIZE_2M && proc_unit_2m(p, addr)) ||
+				(proc_cuts(r, end) && end % PAGE_SIZE_2M && proc_unit_2m(p, end))))
 			return false;
 	}
 	return true;
@@ -806,7 +853,7 @@ static void proc_regions_join(struct proc *p, uint64_t lo, uint64_t hi)
 		}
 }
 
-/* The 2 MiB pages of [lo, hi), in a 2 MiB region: unmapped, their frames freed. */
+/* The 2 MiB pages of [lo, hi), units mapped with 2 MiB entries: unmapped, their frames freed. */
 static void proc_unmap_2m(struct proc *p, uint64_t lo, uint64_t hi)
 {
 	uint64_t n = (hi - lo) / PAGE_SIZE_2M;  /* <= PROC_MMAP_MAX_PAGES: proc_region_max */
@@ -871,10 +918,15 @@ static long proc_sys_munmap(struct proc *p, uint64_t addr, uint64_t len)
 
 		if (!r->end || lo >= hi)
 			continue;
-		if (r->huge)
-			proc_unmap_2m(p, lo, hi);
-		else
-			proc_unmap_4k(p, lo, hi);
+		for (uint64_t va = lo, e; va < hi; va = e) {
+			bool u2m = false;
+
+			e = r->huge ? proc_unit_run(p, va, hi, &u2m) : hi;
+			if (u2m)
+				proc_unmap_2m(p, va, e);
+			else
+				proc_unmap_4k(p, va, e);
+		}
 		if (lo > r->start && hi < r->end)       /* lies past the range: skipped */
 			proc_region_copy(p, r, hi, r->end);
 		if (lo > r->start)
@@ -928,17 +980,29 @@ static void proc_protect_4k_rw(struct proc *p, uint64_t lo, uint64_t hi)
 	mm_lazy_leave();
 }
 
-/* [lo, hi) of r, mapped pages included, gets prot; lazy pages take r->prot when they fault. */
+/*
+ * [lo, hi) of r, mapped pages included, gets prot; lazy pages take r->prot
+ * when they fault.  In a 2 MiB region, per run of units: 2 MiB entries, or
+ * the 4 KiB pages of units that fell back.
+ */
 static void proc_protect(struct proc *p, struct proc_region *r, uint64_t lo, uint64_t hi,
 			 unsigned prot)
 {
-	uint64_t size = r->huge ? PAGE_SIZE_2M : PAGE_SIZE_4K, w = prot & SYS_PROT_WRITE ? PTE_W : 0;
+	uint64_t w = prot & SYS_PROT_WRITE ? PTE_W : 0;
 
-	if (w && !r->huge)
-		proc_protect_4k_rw(p, lo, hi);
-	else
-		mm_protect_range_in(p->as.pml4, r->huge ? PT_LEVEL_2M : PT_LEVEL_4K, lo,
-				    (hi - lo) / size, w, w ^ PTE_W);
+	for (uint64_t va = lo, e; va < hi; va = e) {
+		bool u2m = false;
+
+		e = r->huge ? proc_unit_run(p, va, hi, &u2m) : hi;
+		if (u2m)
+			mm_protect_range_in(p->as.pml4, PT_LEVEL_2M, va, (e - va) / PAGE_SIZE_2M,
+					    w, w ^ PTE_W);
+		else if (w)
+			proc_protect_4k_rw(p, va, e);
+		else
+			mm_protect_range_in(p->as.pml4, PT_LEVEL_4K, va, (e - va) / PAGE_SIZE_4K,
+					    0, PTE_W);
+	}
 	if (hi < r->end) {              /* lies past the range: skipped */
 		proc_region_copy(p, r, hi, r->end);
 		r->end = hi;
@@ -998,22 +1062,17 @@ int proc_fork_set(const char *v)
 	return 0;
 }
 
-/* CPL0: r's 2 MiB pages of p copied into new frames mapped at the same va in c. */
-static int proc_fork_2m(struct proc *p, struct proc *c, const struct proc_region *r)
+/* CPL0: p's 2 MiB page at va (r's) copied into a new frame mapped at va in c. */
+static int proc_fork_2m(struct proc *p, struct proc *c, const struct proc_region *r, uint64_t va)
 {
-	for (uint64_t va = r->start; va < r->end; va += PAGE_SIZE_2M) {
-		uint64_t pa = as_lookup(&p->as, va), copy;
+	uint64_t pa = as_lookup(&p->as, va), copy;
 
-		if (!pa)
-			continue;
-		if (!(copy = frame_alloc_2m()))
-			return -SYS_ENOMEM;
-		memcpy((void *)(uintptr_t)copy, (const void *)(uintptr_t)pa, PAGE_SIZE_2M);
-		if (mm_map_frames_in(c->as.pml4, PT_LEVEL_2M, va, 1, &copy,
-				     proc_pte_flags(r->prot))) {
-			frame_free_2m(copy);
-			return -SYS_ENOMEM;
-		}
+	if (!(copy = frame_alloc_2m()))
+		return -SYS_ENOMEM;
+	memcpy((void *)(uintptr_t)copy, (const void *)(uintptr_t)pa, PAGE_SIZE_2M);
+	if (mm_map_frames_in(c->as.pml4, PT_LEVEL_2M, va, 1, &copy, proc_pte_flags(r->prot))) {
+		frame_free_2m(copy);
+		return -SYS_ENOMEM;
 	}
 	return 0;
 }
@@ -1021,19 +1080,23 @@ static int proc_fork_2m(struct proc *p, struct proc *c, const struct proc_region
 /*
  * CPL0, fork's first half, the only one that can fail: c gets every table
  * it will need (eager: a PT wherever p has one under a 4 KiB region;
- * shared: the PD above it) and copies of r's 2 MiB pages.  p is not
+ * shared: the PD above it; 4 KiB units of a 2 MiB region alike) and copies
+ * of the units mapped with 2 MiB entries.  p is not
  * touched, so on failure tearing c down leaves p exactly as it was.
  */
 static int proc_fork_tables(struct proc *p, struct proc *c, const struct proc_region *r)
 {
 	int level = proc_fork_mode == PROC_FORK_SHARED ? PT_LEVEL_2M : PT_LEVEL_4K;
 
-	if (r->huge)
-		return proc_fork_2m(p, c, r);
-	for (uint64_t va = r->start; va < r->end; va = proc_pt_end(va, r->end))
-		if (pt_walk(p->as.pml4, va, PT_LEVEL_4K, false) &&
-		    !pt_walk(c->as.pml4, va, level, true))
+	for (uint64_t va = r->start; va < r->end; va = proc_pt_end(va, r->end)) {
+		if (r->huge && proc_unit_2m(p, va)) {
+			if (proc_fork_2m(p, c, r, va))
+				return -SYS_ENOMEM;
+		} else if (pt_walk(p->as.pml4, va, PT_LEVEL_4K, false) &&
+			   !pt_walk(c->as.pml4, va, level, true)) {
 			return -SYS_ENOMEM;
+		}
+	}
 	return 0;
 }
 
@@ -1045,7 +1108,8 @@ static void proc_fork_run(struct proc *c, uint64_t va, uint64_t n)
 }
 
 /*
- * CPL0, eager fork's second half, per page table of a 4 KiB region: every
+ * CPL0, eager fork's second half, per page table of a region (a unit
+ * mapped with a 2 MiB entry has none: copied already): every
  * present leaf's frame gets a reference and is mapped read-only in c; in a
  * writable region p's leaves become read-only too (copy-on-write).  One
  * read per entry, one record per run of present entries, one protect per
@@ -1087,7 +1151,7 @@ static bool proc_span_done(const struct proc *p, int ri, uint64_t span)
 	if (span >= r->start && span + PAGE_SIZE_2M <= r->end)
 		return false;           /* inside r: no other region there */
 	for (int j = 0; j < ri; j++)
-		if (p->region[j].end && !p->region[j].huge && p->region[j].start < span + PAGE_SIZE_2M &&
+		if (p->region[j].end && p->region[j].start < span + PAGE_SIZE_2M &&
 		    p->region[j].end > span)
 			return true;
 	return false;
@@ -1106,8 +1170,8 @@ static void proc_fork_link_run(struct proc *p, struct proc *c, uint64_t va, uint
 }
 
 /*
- * CPL0, shared fork's second half, per page table of region ri of p (4
- * KiB): the table gets one more use (its frame's reference count) and c's
+ * CPL0, shared fork's second half, per page table of region ri of p (its
+ * 4 KiB units; 2 MiB entries were copied): the table gets one more use (its frame's reference count) and c's
  * PD entry links it; in both p and c the PD entry has no W, so that every
  * write through a shared table faults (proc_pt_own).  No frame reference
  * changes.  One read per PD entry, one record per run of consecutive
@@ -1156,7 +1220,7 @@ static int proc_fork_copy(struct proc *p, struct proc *c)
 		if (p->region[i].end)
 			err = proc_fork_tables(p, c, &p->region[i]);
 	for (int i = 0; i < PROC_REGIONS && !err; i++) {
-		if (!p->region[i].end || p->region[i].huge)
+		if (!p->region[i].end)
 			continue;
 		if (proc_fork_mode == PROC_FORK_SHARED)
 			proc_fork_link(p, c, i);

@@ -31,7 +31,8 @@
 
 /*
  * A 2 MiB mmap maps eagerly, so it covers at most one table's worth
- * (512 pages).  A 4 KiB mmap is lazy (pages are mapped on fault) and may
+ * (512 units); a unit with no 2 MiB frame left falls back to lazy 4 KiB
+ * pages.  A 4 KiB mmap is lazy (pages are mapped on fault) and may
  * cover PROC_LAZY_MAX_PAGES (256 MiB: forkbench's largest size); its munmap
  * reads the entries of each page table that exists, 512 per table at CPL0.
  */
@@ -97,6 +98,8 @@ struct proc_stats {
 	uint64_t cow_copies;    /* ... that copied it (the frame was still shared) */
 	uint64_t shared_tables; /* page tables the last fork shared (fork=shared) */
 	uint64_t privatized;    /* shared page tables copied by a process changing them */
+	uint64_t huge_units;    /* 2 MiB units a SYS_MAP_2M mmap mapped with a 2 MiB entry */
+	uint64_t small_units;   /* ... that fell back to 4 KiB pages (no 2 MiB frame left) */
 };
 extern struct proc_stats proc_stats;
 
@@ -110,7 +113,8 @@ void proc_syscall(struct trap_frame *f);
 bool proc_kill_current(struct trap_frame *f);
 /*
  * CPL0, from traps_handle: a #PF at CPL3.  A not-present fault of a process
- * inside one of its 4 KiB regions with the access allowed maps a zeroed
+ * inside one of its regions' 4 KiB units (all of a 4 KiB region; a 2 MiB
+ * unit that fell back) with the access allowed maps a zeroed
  * frame at the page; a write to a read-only 4 KiB page of a writable
  * region is copy-on-write (after fork): the page becomes writable, copied
  * first if its frame is still shared.  true: iret retries the access.

@@ -20,8 +20,9 @@
  *  - mmap/munmap/mprotect addresses and lengths are page-aligned (4 KiB, or
  *    2 MiB with SYS_MAP_2M) and non-zero: else -EINVAL.  munmap and
  *    mprotect take any such range inside the mmap area (gk/aspace.h), not
- *    only whole regions; an end of it inside a 2 MiB region must be on a
- *    2 MiB boundary: else -EINVAL.  A range that splits a region needs a
+ *    only whole regions; an end of it inside a 2 MiB unit mapped with a
+ *    2 MiB page must be on a 2 MiB boundary: else -EINVAL (a unit of a
+ *    SYS_MAP_2M region that fell back to 4 KiB pages takes any 4 KiB end).  A range that splits a region needs a
  *    free region slot per new piece (PROC_REGIONS in all): else -ENOMEM,
  *    and nothing has changed.  Pieces mprotect leaves with the same prot
  *    join again where they meet inside or at the ends of its range.
