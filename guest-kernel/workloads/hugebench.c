@@ -8,8 +8,21 @@
  * huge_mappings, small_mappings, first_ns_per_page (pass 1: the faults of
  * a 4 KiB mapping), ns_per_page (passes 2..P), errors.  The VMM's JSON has
  * KVM's page-fault counts beside them (kvm.vcpu[0]).  Exit 0 iff errors ==
- * 0.  fragment=1 (2 MiB frames used up first, so a 2 MiB mmap falls back to
- * 4 KiB pages) waits for that fallback: refused until then.
+ * 0.  The kernel's own counts of the process's 2 MiB mmap sit beside the
+ * walk's: mmap_huge_units and mmap_small_units (proc_stats deltas).
+ *
+ * fragment=1 keep=K: before the process starts, init carves one 4 KiB
+ * frame out of every whole free 2 MiB chunk but K (frame_carve_2m), so
+ * the process's 2 MiB mmap finds at most K 2 MiB frames and its other
+ * units fall back to 4 KiB pages; after it is reaped, init frees those
+ * frames and reports frames_free_before (before carving) and
+ * frames_free_after (an error when they differ), and fragment_frames.
+ * The frames go back as soon as the process has mapped (it yields then).
+ *
+ * ops=1 (map=2m): after the passes the process runs munmap, mprotect and
+ * fork over the mapping (user/hugebench.c: hb_ops); ops_huge_units and
+ * ops_small_units are the units where a 4 KiB mprotect was refused (2 MiB
+ * page) or done, which must match the walk.
  */
 #include <string.h>
 #include <gk/arch.h>
@@ -23,8 +36,36 @@
 #include <gk/x86.h>
 #include "../user/hugebench.h"
 
-static uint64_t hb_units, hb_passes;
+static uint64_t hb_units, hb_passes, hb_frag, hb_keep, hb_ops;
 static bool hb_huge;
+
+/*
+ * Every whole free chunk but hb_keep carved: one frame taken out of each,
+ * the frames chained through their first word.  The chain's head; *n: its
+ * length.
+ */
+static uint64_t hb_fragment(uint64_t *n)
+{
+	uint64_t head = 0, f;
+
+	*n = 0;
+	while (frame_free_bytes() / PAGE_SIZE_2M > hb_keep && (f = frame_carve_2m())) {
+		*(uint64_t *)(uintptr_t)f = head;
+		head = f;
+		(*n)++;
+	}
+	return head;
+}
+
+static void hb_unfragment(uint64_t head)
+{
+	while (head) {
+		uint64_t next = *(uint64_t *)(uintptr_t)head;
+
+		frame_free_4k(head);
+		head = next;
+	}
+}
 
 /* How each 2 MiB unit of pid's mapping at base is mapped; an unmapped unit is an error. */
 static uint64_t hb_count(int pid, uint64_t base, uint64_t *huge, uint64_t *small)
@@ -48,19 +89,40 @@ static uint64_t hb_count(int pid, uint64_t base, uint64_t *huge, uint64_t *small
 static long hb_init(void *arg)
 {
 	uint64_t pages = hb_units * 512, errors = 0, huge = 0, small = 0, c1 = 0, c2 = 0;
+	uint64_t hu0 = proc_stats.huge_units, su0 = proc_stats.small_units;
+	uint64_t free0 = 0, free1 = 0, frag = 0, nfrag = 0, ops_huge = 0, ops_small = 0;
 	const uint64_t *r;
 	int status = -1, pid;
 	uint64_t pa;
 
 	(void)arg;
-	pid = proc_create(hugebench_proc, HUGEBENCH_ARG(hb_units, hb_passes, hb_huge));
+	if (hb_frag) {
+		free0 = frame_free_4k_count();
+		frag = hb_fragment(&nfrag);
+	}
+	pid = proc_create(hugebench_proc, HUGEBENCH_ARG(hb_units, hb_passes, hb_huge, hb_ops));
 	if (pid < 0) {
 		printf("guest: hugebench: create failed: %d\n", pid);
+		hb_unfragment(frag);
 		return 1;
 	}
-	usys_call(SYS_YIELD, 0, 0, 0, 0, 0);    /* the process runs until its yield */
-	pa = proc_lookup(pid, HUGEBENCH_RESULT);
-	r = (const uint64_t *)(uintptr_t)pa;
+	/*
+	 * The process runs until it yields: after its mmap (the fragmenting
+	 * frames go back then, so that a fork finds memory), and with its
+	 * results.  Its child (ops) may hand the CPU back early: yield again.
+	 */
+	for (int i = 0; i < 1000; i++) {
+		usys_call(SYS_YIELD, 0, 0, 0, 0, 0);
+		pa = proc_lookup(pid, HUGEBENCH_RESULT);
+		r = (const uint64_t *)(uintptr_t)pa;
+		if (!pa || r[0] == HUGEBENCH_MAGIC)
+			break;
+		if (frag && r[5] == HUGEBENCH_MAPPED) {
+			hb_unfragment(frag);
+			frag = 0;
+		}
+	}
+	hb_unfragment(frag);                    /* not given back yet: the mmap failed */
 	if (!pa || r[0] != HUGEBENCH_MAGIC) {
 		printf("guest: hugebench: no result from pid %d\n", pid);
 		errors++;
@@ -68,15 +130,40 @@ static long hb_init(void *arg)
 		errors += r[1] + hb_count(pid, r[2], &huge, &small);
 		c1 = r[3];
 		c2 = r[4];
+		if (hb_ops && (r[6] != huge || r[7] != small)) {
+			printf("guest: hugebench: 4 KiB mprotect refused in %lu units, done in %lu; "
+			       "the tables have %lu huge, %lu small\n", (unsigned long)r[6],
+			       (unsigned long)r[7], (unsigned long)huge, (unsigned long)small);
+			errors++;
+		}
+		ops_huge = r[6];
+		ops_small = r[7];
 	}
 	if (proc_wait(&status) != pid || status != 0) {
 		printf("guest: hugebench: pid %d ended with status 0x%x\n", pid, status);
 		errors++;
 	}
+	if (hb_ops) {
+		report("ops_huge_units", (int64_t)ops_huge, 0);
+		report("ops_small_units", (int64_t)ops_small, 0);
+	}
+	if (hb_frag) {
+		free1 = frame_free_4k_count();
+		if (free1 != free0) {
+			printf("guest: hugebench: %lu frames free before fragmenting, %lu after\n",
+			       (unsigned long)free0, (unsigned long)free1);
+			errors++;
+		}
+		report("fragment_frames", (int64_t)nfrag, 0);
+		report("frames_free_before", (int64_t)free0, 0);
+		report("frames_free_after", (int64_t)free1, 0);
+	}
 	report("pages", (int64_t)pages, 0);
 	report("units", (int64_t)hb_units, 0);
 	report("huge_mappings", (int64_t)huge, 0);
 	report("small_mappings", (int64_t)small, 0);
+	report("mmap_huge_units", (int64_t)(proc_stats.huge_units - hu0), 0);
+	report("mmap_small_units", (int64_t)(proc_stats.small_units - su0), 0);
 	report("first_ns_per_page", (int64_t)(time_cycles_to_ns(c1) * 1000 / pages), 3);
 	report("ns_per_page", hb_passes > 1 ?
 	       (int64_t)(time_cycles_to_ns(c2) * 1000 / (pages * (hb_passes - 1))) : 0, 3);
@@ -90,12 +177,14 @@ static long hb_init(void *arg)
 static int hb_setup(const struct wl_args *a)
 {
 	const char *map = wl_arg(a, "map");
-	uint64_t size, frag;
+	uint64_t size;
 
 	if (wl_arg_u64(a, "hugebench", "size", 64ull << 20, PAGE_SIZE_2M,
 		       PROC_MMAP_MAX_PAGES * PAGE_SIZE_2M, true, &size) ||
 	    wl_arg_u64(a, "hugebench", "passes", 3, 1, 255, false, &hb_passes) ||
-	    wl_arg_u64(a, "hugebench", "fragment", 0, 0, 1, false, &frag))
+	    wl_arg_u64(a, "hugebench", "fragment", 0, 0, 1, false, &hb_frag) ||
+	    wl_arg_u64(a, "hugebench", "keep", 0, 0, PROC_MMAP_MAX_PAGES, false, &hb_keep) ||
+	    wl_arg_u64(a, "hugebench", "ops", 0, 0, 1, false, &hb_ops))
 		return -1;
 	if (size % PAGE_SIZE_2M) {
 		printf("guest: hugebench: size=%lu is not a multiple of 2 MiB\n", (unsigned long)size);
@@ -105,9 +194,12 @@ static int hb_setup(const struct wl_args *a)
 		printf("guest: hugebench: bad value map=%s (want 2m|4k)\n", map);
 		return -1;
 	}
-	if (frag) {
-		printf("guest: hugebench: fragment=1 needs the 4 KiB fallback of 2 MiB mmap "
-		       "(not built yet)\n");
+	if (hb_ops && map && strcmp(map, "2m")) {
+		printf("guest: hugebench: ops=1 goes with map=2m\n");
+		return -1;
+	}
+	if (hb_keep && !hb_frag) {
+		printf("guest: hugebench: keep=K goes with fragment=1\n");
 		return -1;
 	}
 	hb_units = size / PAGE_SIZE_2M;
@@ -120,11 +212,12 @@ static int hb_main(void)
 	return (int)user_run(hb_init, NULL);
 }
 
-static const char *const hb_params[] = { "size", "map", "passes", "fragment", NULL };
+static const char *const hb_params[] = { "size", "map", "passes", "fragment", "keep", "ops",
+					 NULL };
 
 const struct workload wl_hugebench = {
 	.name = "hugebench",
-	.usage = "size=S map=2m|4k passes=P fragment=0",
+	.usage = "size=S map=2m|4k passes=P fragment=0|1 keep=K ops=0|1",
 	.params = hb_params,
 	.setup = hb_setup,
 	.main = hb_main,

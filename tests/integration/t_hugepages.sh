@@ -93,9 +93,45 @@ pf2=$(jq '.kvm.vcpu[0].pf_taken' "$J2")
 pf4=$(jq '.kvm.vcpu[0].pf_taken' "$J4")
 expect_json "$J4" ".kvm.vcpu[0].pf_taken >= 50 * $pf2" \
 	"KVM page faults: 4 KiB everywhere $pf4, 2 MiB end to end $pf2 (want 50x fewer)"
-run_vmm -q -m 64M --hugepages "$GUEST" -- workload=hugebench size=32M fragment=1
-expect_status 1 "hugebench fragment=1 (no fallback yet)"
-expect_out "fragment=1 needs the 4 KiB fallback" "hugebench fragment=1 refused with a line"
+# fragment=1: no whole 2 MiB frame left, so every unit of the 2 MiB mmap falls back to 4 KiB
+for hp in --hugepages ""; do
+	what="hugebench size=32M fragment=1 ${hp:-(memfd RAM)}"
+	J=$TMP/hb-frag.json
+	run_vmm -q -m 64M $hp --stats "$J" "$GUEST" -- workload=hugebench size=32M fragment=1
+	expect_status 0 "$what"
+	expect_json "$J" '.guest.errors == 0 and .guest.huge_mappings == 0 and .guest.small_mappings == 16' \
+		"$what: 16 units of 4 KiB pages, data intact"
+	expect_json "$J" '.guest.mmap_huge_units == 0 and .guest.mmap_small_units == 16' \
+		"$what: the kernel counted 16 units fallen back"
+	expect_json "$J" '.guest.fragment_frames > 0 and .guest.frames_free_before == .guest.frames_free_after' \
+		"$what: every frame back after unfragmenting"
+done
+
+# a mixed mapping (keep=3: 3 units with 2 MiB pages, 5 fallen back) and munmap, mprotect and fork
+# over it (ops=1), in both fork modes; then all small, and all huge
+for fork in eager shared; do
+	for mode in off batched; do
+		what="hugebench size=16M fragment=1 keep=3 ops=1 fork=$fork --pv-mmu $mode"
+		J=$TMP/hb-mixed.json
+		run_vmm -q -m 64M --hugepages --pv-mmu $mode --stats "$J" "$GUEST" -- workload=hugebench \
+			size=16M fragment=1 keep=3 ops=1 fork=$fork
+		expect_status 0 "$what"
+		expect_json "$J" '.guest.errors == 0 and .guest.huge_mappings == 3 and .guest.small_mappings == 5' \
+			"$what: 3 huge units, 5 small, data intact through munmap, mprotect and fork"
+		expect_json "$J" '.guest.ops_huge_units == 3 and .guest.ops_small_units == 5 and .guest.mmap_huge_units == 3 and .guest.mmap_small_units == 5' \
+			"$what: 4 KiB mprotect refused in the huge units only; the kernel's counts agree"
+		expect_json "$J" '.guest.frames_free_before == .guest.frames_free_after' "$what: every frame back"
+	done
+done
+for args in "fragment=1" ""; do
+	what="hugebench size=8M ops=1 ${args:-(no fragmenting)}"
+	J=$TMP/hb-ops.json
+	run_vmm -q -m 64M --hugepages --stats "$J" "$GUEST" -- workload=hugebench size=8M ops=1 $args
+	expect_status 0 "$what"
+	if [ -n "$args" ]; then n2m=0; else n2m=4; fi
+	expect_json "$J" ".guest.errors == 0 and .guest.huge_mappings == $n2m and .guest.ops_huge_units == $n2m and .guest.huge_mappings + .guest.small_mappings == 4" \
+		"$what: $n2m of 4 units huge, data intact through munmap, mprotect and fork"
+done
 
 what="memtest --hugepages"
 run_vmm -q -m 64M --hugepages "$GUEST" -- workload=memtest size=16M
