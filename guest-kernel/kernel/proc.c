@@ -1142,7 +1142,8 @@ static void proc_fork_share(struct proc *p, struct proc *c, const struct proc_re
 
 /*
  * Whether the page table at span (the first or last of region ri of p)
- * was linked already for an earlier 4 KiB region that shares it.
+ * was linked already for an earlier region that shares it (a 2 MiB
+ * region's piece cut inside a 4 KiB unit can share one with a 4 KiB region).
  */
 static bool proc_span_done(const struct proc *p, int ri, uint64_t span)
 {

@@ -4,6 +4,9 @@
 # given back at the end), the guest boots and checks its own data, KVM maps
 # RAM with 2 MiB entries, releases and the balloon give whole huge pages
 # back (a release inside a huge page, zeroed in place: test_guestmem).
+# hugebench: 2 MiB mmap falls back to 4 KiB pages per unit when memory is
+# fragmented (fragment=1 keep=K), and munmap, mprotect and fork work over
+# mixed mappings (ops=1).
 source "$(dirname "$0")/lib.sh" "$@"
 MIB=1048576
 HP=/sys/kernel/mm/hugepages/hugepages-2048kB
