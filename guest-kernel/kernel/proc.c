@@ -321,6 +321,15 @@ static uint64_t proc_pt_end(uint64_t va, uint64_t end)
 	return next < end ? next : end;
 }
 
+/* The 2 MiB entry (P and PS set) that maps va in p, or 0. */
+static uint64_t proc_huge_entry(const struct proc *p, uint64_t va)
+{
+	uint64_t *pde = pt_walk(p->as.pml4, va & ~(PAGE_SIZE_2M - 1), PT_LEVEL_2M, false);
+	uint64_t d = pde ? mm_read_pte(pde, PT_LEVEL_2M) : 0;
+
+	return (d & (PTE_P | PTE_PS)) == (PTE_P | PTE_PS) ? d : 0;
+}
+
 /*
  * Whether the 2 MiB unit holding va is mapped with one 2 MiB entry (the
  * PD entry's PS bit).  A unit of a 2 MiB region without one falls back to
@@ -328,9 +337,7 @@ static uint64_t proc_pt_end(uint64_t va, uint64_t end)
  */
 static bool proc_unit_2m(const struct proc *p, uint64_t va)
 {
-	uint64_t *pde = pt_walk(p->as.pml4, va & ~(PAGE_SIZE_2M - 1), PT_LEVEL_2M, false);
-
-	return pde && (mm_read_pte(pde, PT_LEVEL_2M) & (PTE_P | PTE_PS)) == (PTE_P | PTE_PS);
+	return proc_huge_entry(p, va) != 0;
 }
 
 /*
@@ -548,15 +555,86 @@ static int proc_cow(struct proc *p, uint64_t va)
 	return 0;
 }
 
+/*
+ * CPL0: the 2 MiB page at unit (2 MiB aligned) of p split into 4 KiB
+ * pages, in p and in every other process that maps its frame (fork shares
+ * one at the same address in each: so at unit in each one's tables),
+ * before a munmap, mprotect or copy-on-write changes part of it.  The
+ * frame's 4 KiB frames 1..511 stay where they are, each with a reference
+ * per process mapping it; frame 0's data moves to a new frame, so that the
+ * chunk keeps a carved chunk's bookkeeping there (frame_split_2m).  The
+ * entries keep their rights, so shared ones stay copy-on-write.  One 4 KiB
+ * copy, and per process a new page table whose entries the VMM fills
+ * (as_split_2m); *stat counts the split.  0 (also when no 2 MiB entry maps
+ * unit), or -SYS_ENOMEM with nothing changed.
+ */
+static int proc_split_2m(struct proc *p, uint64_t unit, uint64_t *stat)
+{
+	uint64_t d = proc_huge_entry(p, unit), f = d & PTE_ADDR_2M, f0;
+	unsigned n, done = 0;
+
+	if (!d)
+		return 0;
+	n = frame_refs_2m(f);
+	/* n page tables and f0: with them at hand no step below can fail */
+	if (!frame_can_alloc(0, n + 1) || !(f0 = frame_alloc_4k_dirty()))
+		return -SYS_ENOMEM;
+	memcpy((void *)(uintptr_t)f0, (const void *)(uintptr_t)f, PAGE_SIZE_4K);
+	for (int s = 1; s < PROC_MAX && done < n; s++) {
+		struct proc *q = &proc_table[s];
+
+		if (q->state == PROC_FREE || (proc_huge_entry(q, unit) & PTE_ADDR_2M) != f)
+			continue;
+		GUEST_ASSERTF(!as_split_2m(&q->as, unit, f0), "proc: split in pid %d failed", q->pid);
+		if (done++)
+			frame_ref_4k(f0);
+	}
+	GUEST_ASSERTF(done == n, "proc: 2 MiB frame 0x%lx has %u references, %u mappings",
+		      (unsigned long)f, n, done);
+	frame_split_2m(f);              /* only now: no entry maps frame 0 any more */
+	(*stat)++;
+	return 0;
+}
+
+/*
+ * CPL0: a write to the read-only 2 MiB page holding va of p, in a writable
+ * region: copy-on-write, as Linux does for a huge page since 5.8.  A frame
+ * only p maps gets W back, still one 2 MiB page; a shared one is split
+ * (proc_split_2m) and only the 4 KiB page written is copied (proc_cow),
+ * never 2 MiB.  0 or -SYS_ENOMEM.
+ */
+static int proc_cow_2m(struct proc *p, uint64_t va)
+{
+	uint64_t unit = va & ~(PAGE_SIZE_2M - 1), d = proc_huge_entry(p, unit);
+
+	if (d & PTE_W) {                /* a stale TLB entry: made writable already */
+		mm_flush_tlb(unit, 1);
+		return 0;
+	}
+	if (frame_refs_2m(d & PTE_ADDR_2M) == 1) {
+		proc_stats.cow_faults++;
+		mm_protect_range_in(p->as.pml4, PT_LEVEL_2M, unit, 1, PTE_W, 0);
+		return 0;
+	}
+	if (proc_split_2m(p, unit, &proc_stats.split_cow))
+		return -SYS_ENOMEM;
+	return proc_cow(p, va);
+}
+
+/* CPL0: copy-on-write of the page holding va in region r of p, of either size. */
+static int proc_cow_page(struct proc *p, const struct proc_region *r, uint64_t va)
+{
+	return r->huge && proc_unit_2m(p, va) ? proc_cow_2m(p, va) : proc_cow(p, va);
+}
+
 /* CPL0: a protection fault (P set) at va: copy-on-write, or false (kill). */
 static bool proc_cow_fault(struct proc *p, uint64_t va, uint64_t err)
 {
 	const struct proc_region *r = proc_region_at(p, va);
 
-	if (!(err & PF_ERR_W) || !r || !(r->prot & SYS_PROT_WRITE) ||
-	    (r->huge && proc_unit_2m(p, va)))
+	if (!(err & PF_ERR_W) || !r || !(r->prot & SYS_PROT_WRITE))
 		return false;
-	return proc_cow(p, va) == 0;
+	return proc_cow_page(p, r, va) == 0;
 }
 
 /*
@@ -578,8 +656,7 @@ static int proc_user_populate(struct proc *p, uint64_t addr, uint64_t len, bool 
 
 		if (r && proc_populate(p, r, va, 1, write, &end) < 0)
 			return -SYS_ENOMEM;
-		if (r && write && !(r->huge && proc_unit_2m(p, va)) &&
-		    proc_cow(p, va) == -SYS_ENOMEM)
+		if (r && write && proc_cow_page(p, r, va) == -SYS_ENOMEM)
 			return -SYS_ENOMEM;
 	}
 	return 0;
@@ -786,27 +863,36 @@ static bool proc_cuts(const struct proc_region *r, uint64_t va)
 
 /*
  * munmap/mprotect's arguments: addr and len 4 KiB-aligned, len > 0, inside
- * the mmap area without wrapping (never the stack, region 0), and where an
- * end of the range cuts a unit mapped with a 2 MiB entry, on a 2 MiB
- * boundary (a 2 MiB page is not split yet); inside a unit of a 2 MiB
- * region that fell back to 4 KiB pages, anywhere.  init has the mm API:
- * never.
+ * the mmap area without wrapping (never the stack, region 0).  init has
+ * the mm API: never.
  */
 static bool proc_range_ok(const struct proc *p, uint64_t addr, uint64_t len)
 {
-	uint64_t end = addr + len;
+	return !p->init && len && addr % PAGE_SIZE_4K == 0 && len % PAGE_SIZE_4K == 0 &&
+	       addr >= AS_USER_BASE && addr < AS_MMAP_END && len <= AS_MMAP_END - addr;
+}
 
-	if (p->init || !len || addr % PAGE_SIZE_4K || len % PAGE_SIZE_4K ||
-	    addr < AS_USER_BASE || addr >= AS_MMAP_END || len > AS_MMAP_END - addr)
-		return false;
-	for (int i = 1; i < PROC_REGIONS; i++) {
-		const struct proc_region *r = &p->region[i];
+/*
+ * CPL0, before munmap (prot < 0) or mprotect (to prot) changes [addr, end):
+ * where an end of the range cuts a unit mapped with a 2 MiB entry (and
+ * mprotect's region there has another prot), the page is split
+ * (proc_split_2m), so that the change applies to its 4 KiB pages.  A
+ * split changes nothing a process can see: doing it first keeps a
+ * failure (-SYS_ENOMEM) ahead of every change.
+ */
+static int proc_split_ends(struct proc *p, uint64_t addr, uint64_t end, int prot,
+			   uint64_t *stat)
+{
+	const uint64_t cut[2] = { addr, end };
 
-		if (r->huge && ((proc_cuts(r, addr) && addr % PAGE_SIZE_2M && proc_unit_2m(p, addr)) ||
-				(proc_cuts(r, end) && end % PAGE_SIZE_2M && proc_unit_2m(p, end))))
-			return false;
+	for (int i = 0; i < 2; i++) {
+		const struct proc_region *r = proc_region_at(p, cut[i]);
+
+		if (cut[i] % PAGE_SIZE_2M && r && r->huge && (prot < 0 || r->prot != (unsigned)prot) &&
+		    proc_split_2m(p, cut[i] & ~(PAGE_SIZE_2M - 1), stat))
+			return -SYS_ENOMEM;
 	}
-	return true;
+	return 0;
 }
 
 static int proc_free_slots(const struct proc *p)
@@ -864,7 +950,7 @@ static void proc_unmap_2m(struct proc *p, uint64_t lo, uint64_t hi)
 	mm_sync();
 	for (uint64_t i = 0; i < n; i++)
 		if (proc_frames[i])
-			frame_free_2m(proc_frames[i]);
+			frame_put_2m(proc_frames[i]);   /* fork may share it */
 }
 
 /* Lazy 4 KiB pages of [lo, hi): per page table that exists, the pages mapped so far. */
@@ -897,8 +983,9 @@ static void proc_unmap_4k(struct proc *p, uint64_t lo, uint64_t hi)
  * Every part of [addr, addr + len) that lies in a region is unmapped and
  * the region trimmed; holes are fine (0, as Linux).  A region the range
  * lies strictly inside is split, which takes a slot: checked before
- * anything changes, so -ENOMEM leaves all as it was; so are the copies of
- * shared page tables under the range (proc_own_range).
+ * anything changes, so -ENOMEM leaves all as it was; so are the splits of
+ * 2 MiB pages an end cuts (proc_split_ends) and the copies of shared page
+ * tables under the range (proc_own_range).
  */
 static long proc_sys_munmap(struct proc *p, uint64_t addr, uint64_t len)
 {
@@ -910,7 +997,8 @@ static long proc_sys_munmap(struct proc *p, uint64_t addr, uint64_t len)
 		if (proc_cuts(&p->region[i], addr) && proc_cuts(&p->region[i], end) &&
 		    !proc_free_slots(p))
 			return -SYS_ENOMEM;
-	if (proc_own_range(p, addr, end))
+	if (proc_split_ends(p, addr, end, -1, &proc_stats.split_munmap) ||
+	    proc_own_range(p, addr, end))
 		return -SYS_ENOMEM;
 	for (int i = 1; i < PROC_REGIONS; i++) {
 		struct proc_region *r = &p->region[i];
@@ -981,9 +1069,24 @@ static void proc_protect_4k_rw(struct proc *p, uint64_t lo, uint64_t hi)
 }
 
 /*
+ * The 2 MiB pages of [lo, hi) get W, except those still shared after a
+ * fork: they stay read-only until their first write (proc_cow_2m).  One
+ * walk and at most one protect per unit.
+ */
+static void proc_protect_2m_rw(struct proc *p, uint64_t lo, uint64_t hi)
+{
+	mm_lazy_enter();
+	for (uint64_t va = lo; va < hi; va += PAGE_SIZE_2M)
+		if (frame_refs_2m(proc_huge_entry(p, va) & PTE_ADDR_2M) == 1)
+			mm_protect_range_in(p->as.pml4, PT_LEVEL_2M, va, 1, PTE_W, 0);
+	mm_lazy_leave();
+}
+
+/*
  * [lo, hi) of r, mapped pages included, gets prot; lazy pages take r->prot
- * when they fault.  In a 2 MiB region, per run of units: 2 MiB entries, or
- * the 4 KiB pages of units that fell back.
+ * when they fault.  In a 2 MiB region, per run of units: 2 MiB entries
+ * (whole units: proc_split_ends split the ones cut), or the 4 KiB pages of
+ * units that fell back or were split.
  */
 static void proc_protect(struct proc *p, struct proc_region *r, uint64_t lo, uint64_t hi,
 			 unsigned prot)
@@ -994,9 +1097,11 @@ static void proc_protect(struct proc *p, struct proc_region *r, uint64_t lo, uin
 		bool u2m = false;
 
 		e = r->huge ? proc_unit_run(p, va, hi, &u2m) : hi;
-		if (u2m)
+		if (u2m && w)
+			proc_protect_2m_rw(p, va, e);
+		else if (u2m)
 			mm_protect_range_in(p->as.pml4, PT_LEVEL_2M, va, (e - va) / PAGE_SIZE_2M,
-					    w, w ^ PTE_W);
+					    0, PTE_W);
 		else if (w)
 			proc_protect_4k_rw(p, va, e);
 		else
@@ -1036,7 +1141,9 @@ static long proc_sys_mprotect(struct proc *p, uint64_t addr, uint64_t len, uint6
 	for (int i = 1; i < PROC_REGIONS; i++)
 		if (p->region[i].prot != prot)
 			need += proc_cuts(&p->region[i], addr) + proc_cuts(&p->region[i], end);
-	if (need > proc_free_slots(p) || proc_own_range(p, addr, end))
+	if (need > proc_free_slots(p) ||
+	    proc_split_ends(p, addr, end, (int)prot, &proc_stats.split_mprotect) ||
+	    proc_own_range(p, addr, end))
 		return -SYS_ENOMEM;
 	for (int i = 1; i < PROC_REGIONS; i++) {
 		struct proc_region *r = &p->region[i];
@@ -1062,26 +1169,38 @@ int proc_fork_set(const char *v)
 	return 0;
 }
 
-/* CPL0: p's 2 MiB page at va (r's) copied into a new frame mapped at va in c. */
-static int proc_fork_2m(struct proc *p, struct proc *c, const struct proc_region *r, uint64_t va)
+/*
+ * CPL0: p's 2 MiB page at va mapped read-only at va in c, its frame one
+ * reference more (p's entry loses W in fork's second half:
+ * proc_fork_wp_2m); the first write on either side splits it
+ * (proc_cow_2m).  No copy, so fork needs no free 2 MiB frame.
+ */
+static int proc_fork_2m(struct proc *p, struct proc *c, uint64_t va)
 {
-	uint64_t pa = as_lookup(&p->as, va), copy;
+	uint64_t pa = proc_huge_entry(p, va) & PTE_ADDR_2M;
 
-	if (!(copy = frame_alloc_2m()))
+	if (mm_map_range_in(c->as.pml4, PT_LEVEL_2M, va & ~(PAGE_SIZE_2M - 1), 1, pa, PTE_U))
 		return -SYS_ENOMEM;
-	memcpy((void *)(uintptr_t)copy, (const void *)(uintptr_t)pa, PAGE_SIZE_2M);
-	if (mm_map_frames_in(c->as.pml4, PT_LEVEL_2M, va, 1, &copy, proc_pte_flags(r->prot))) {
-		frame_free_2m(copy);
-		return -SYS_ENOMEM;
-	}
+	frame_ref_2m(pa);
 	return 0;
+}
+
+/* CPL0, fork's second half: p's 2 MiB pages in r, shared with the child now, lose W. */
+static void proc_fork_wp_2m(struct proc *p, const struct proc_region *r)
+{
+	if (!r->huge || !(r->prot & SYS_PROT_WRITE))
+		return;
+	for (uint64_t va = r->start; va < r->end; va = proc_pt_end(va, r->end))
+		if (proc_unit_2m(p, va))
+			mm_protect_range_in(p->as.pml4, PT_LEVEL_2M, va & ~(PAGE_SIZE_2M - 1), 1, 0,
+					    PTE_W);
 }
 
 /*
  * CPL0, fork's first half, the only one that can fail: c gets every table
  * it will need (eager: a PT wherever p has one under a 4 KiB region;
- * shared: the PD above it; 4 KiB units of a 2 MiB region alike) and copies
- * of the units mapped with 2 MiB entries.  p is not
+ * shared: the PD above it; 4 KiB units of a 2 MiB region alike) and the
+ * units mapped with 2 MiB entries, shared (proc_fork_2m).  p is not
  * touched, so on failure tearing c down leaves p exactly as it was.
  */
 static int proc_fork_tables(struct proc *p, struct proc *c, const struct proc_region *r)
@@ -1090,7 +1209,7 @@ static int proc_fork_tables(struct proc *p, struct proc *c, const struct proc_re
 
 	for (uint64_t va = r->start; va < r->end; va = proc_pt_end(va, r->end)) {
 		if (r->huge && proc_unit_2m(p, va)) {
-			if (proc_fork_2m(p, c, r, va))
+			if (proc_fork_2m(p, c, va))
 				return -SYS_ENOMEM;
 		} else if (pt_walk(p->as.pml4, va, PT_LEVEL_4K, false) &&
 			   !pt_walk(c->as.pml4, va, level, true)) {
@@ -1223,6 +1342,7 @@ static int proc_fork_copy(struct proc *p, struct proc *c)
 	for (int i = 0; i < PROC_REGIONS && !err; i++) {
 		if (!p->region[i].end)
 			continue;
+		proc_fork_wp_2m(p, &p->region[i]);
 		if (proc_fork_mode == PROC_FORK_SHARED)
 			proc_fork_link(p, c, i);
 		else

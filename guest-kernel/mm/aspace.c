@@ -76,6 +76,29 @@ int as_level(const struct aspace *as, uint64_t va)
 	return level;
 }
 
+int as_split_2m(struct aspace *as, uint64_t va, uint64_t f0)
+{
+	uint64_t *pde = pt_walk(as->pml4, va, PT_LEVEL_2M, false);
+	uint64_t d = pde ? mm_read_pte(pde, PT_LEVEL_2M) : 0, f = d & PTE_ADDR_2M;
+	uint64_t flags = d & (PTE_W | PTE_U | PTE_A | PTE_D);
+
+	if (va % PAGE_SIZE_2M || (d & (PTE_P | PTE_PS)) != (PTE_P | PTE_PS))
+		return -1;
+	/* Through the channel: the VMM fills the 511 entries of the run, not CPL0. */
+	mm_lazy_enter();
+	mm_clear_range_in(as->pml4, PT_LEVEL_2M, va, 1);
+	if (mm_map_range_in(as->pml4, PT_LEVEL_4K, va, 1, f0, flags) ||
+	    mm_map_range_in(as->pml4, PT_LEVEL_4K, va + PAGE_SIZE_4K, 511, f + PAGE_SIZE_4K,
+			    flags)) {
+		/* no frame for the table: the 2 MiB entry goes back (its PD is there) */
+		GUEST_ASSERT(!mm_map_range_in(as->pml4, PT_LEVEL_2M, va, 1, f, flags));
+		mm_lazy_leave();
+		return -1;
+	}
+	mm_lazy_leave();
+	return 0;
+}
+
 /*
  * One PD (GiB va): its leaves' frames freed, its PTs cleared, unpinned,
  * freed.  A PT that other address spaces still use (fork=shared: its use
@@ -121,7 +144,7 @@ static void as_destroy_pd(struct aspace *as, uint64_t *pd, uint64_t va)
 		mm_unpin(pts[i], PT_LEVEL_4K);
 	mm_lazy_leave();
 	while (n2m)
-		frame_free_2m(as_frames[--n2m]);
+		frame_put_2m(as_frames[--n2m]);         /* fork may share them */
 	while (npt)
 		frame_free_4k(pts[--npt]);
 	while (nshared)

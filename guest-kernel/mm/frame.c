@@ -28,6 +28,12 @@ static uint64_t frame_free_map[FRAME_WORDS];    /* 1 = chunk free */
 static uint64_t frame_dirty_map[FRAME_WORDS];   /* 1 = chunk was handed out */
 static uint64_t frame_nfree;                    /* free chunks */
 static uint64_t frame_hint;                     /* first word that may have a free bit */
+/*
+ * References to a chunk handed out whole (1 from frame_alloc_2m; fork
+ * shares a process's 2 MiB page copy-on-write): one byte, since only
+ * processes (PROC_MAX) share one.  0 for a free or carved chunk.
+ */
+static uint8_t frame_ref2m[FRAME_CHUNKS_MAX];
 
 #define FRAME_PER_CHUNK (PAGE_SIZE_2M / PAGE_SIZE_4K)
 #define FRAME_NONE      ((uint32_t)-1)
@@ -135,8 +141,11 @@ static uint64_t frame_take_chunk(bool *dirty)
 uint64_t frame_alloc_2m(void)
 {
 	bool dirty;
+	uint64_t pa = frame_take_chunk(&dirty);
 
-	return frame_take_chunk(&dirty);
+	if (pa)
+		frame_ref2m[pa / PAGE_SIZE_2M] = 1;
+	return pa;
 }
 
 bool frame_take_2m(uint64_t pa)
@@ -148,6 +157,7 @@ bool frame_take_2m(uint64_t pa)
 	frame_free_map[c / 64] &= ~(1ull << (c % 64));
 	frame_dirty_map[c / 64] |= 1ull << (c % 64);
 	frame_nfree--;
+	frame_ref2m[c] = 1;
 	return true;
 }
 
@@ -156,12 +166,45 @@ void frame_free_2m(uint64_t pa)
 	uint64_t c = pa / PAGE_SIZE_2M;
 
 	GUEST_ASSERTF(pa % PAGE_SIZE_2M == 0 && c < FRAME_CHUNKS_MAX &&
-		      !(frame_free_map[c / 64] >> (c % 64) & 1),
-		      "frame_free_2m: bad or free chunk 0x%lx", (unsigned long)pa);
+		      !(frame_free_map[c / 64] >> (c % 64) & 1) && frame_ref2m[c] <= 1,
+		      "frame_free_2m: bad, free or shared chunk 0x%lx", (unsigned long)pa);
+	frame_ref2m[c] = 0;
 	frame_free_map[c / 64] |= 1ull << (c % 64);
 	frame_nfree++;
 	if (c / 64 < frame_hint)
 		frame_hint = c / 64;
+}
+
+/* The reference count of the whole chunk at pa, checked to be one handed out whole. */
+static uint8_t *frame_ref2m_of(uint64_t pa)
+{
+	uint64_t c = pa / PAGE_SIZE_2M;
+
+	GUEST_ASSERTF(pa % PAGE_SIZE_2M == 0 && c < FRAME_CHUNKS_MAX && frame_ref2m[c],
+		      "frame: 0x%lx is not a 2 MiB frame in use", (unsigned long)pa);
+	return &frame_ref2m[c];
+}
+
+void frame_ref_2m(uint64_t pa)
+{
+	uint8_t *r = frame_ref2m_of(pa);
+
+	GUEST_ASSERTF(*r < UINT8_MAX, "frame_ref_2m: 0x%lx has too many references",
+		      (unsigned long)pa);
+	(*r)++;
+}
+
+unsigned frame_refs_2m(uint64_t pa)
+{
+	return *frame_ref2m_of(pa);
+}
+
+void frame_put_2m(uint64_t pa)
+{
+	uint8_t *r = frame_ref2m_of(pa);
+
+	if (!--*r)
+		frame_free_2m(pa);
 }
 
 static struct frame_chunk *frame_chunk_of(uint64_t c)
@@ -256,6 +299,20 @@ uint64_t frame_carve_2m(void)
 	if (!frame_booted || frame_new_chunk() == FRAME_NONE)
 		return 0;
 	return frame_take_4k(true);
+}
+
+void frame_split_2m(uint64_t pa)
+{
+	unsigned refs = *frame_ref2m_of(pa);
+	struct frame_chunk *h = (struct frame_chunk *)(uintptr_t)pa;
+
+	memset(h, 0, sizeof(*h));
+	for (unsigned i = 1; i < FRAME_PER_CHUNK; i++)
+		h->ref[i] = (uint16_t)refs;
+	h->carve = FRAME_PER_CHUNK;
+	h->dirty = true;
+	h->prev = h->next = FRAME_NONE;
+	frame_ref2m[pa / PAGE_SIZE_2M] = 0;
 }
 
 void frame_ref_4k(uint64_t pa)

@@ -4,10 +4,12 @@
  * in every 4 KiB page, passes times (pass p writes its own pattern after
  * checking the previous one); the first pass (faults, for a 4 KiB mapping)
  * and the rest are timed apart.  Then every word is checked once more.
- * With ops, munmap, mprotect and fork over the mapping follow (hb_ops).
+ * With ops, munmap, mprotect and fork over the mapping follow (hb_ops),
+ * splitting its 2 MiB pages.
  * Results go to the bottom of its stack (HUGEBENCH_RESULT), where init
  * reads them after a yield, before it waits.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <gk/aspace.h>
 #include <gk/sysabi.h>
@@ -22,76 +24,105 @@ static inline uint64_t hb_word(uint64_t page, uint64_t pass)
 	return (page + 1) * 0x9e3779b97f4a7c15ull ^ pass;
 }
 
-/* Whether every page's word but the one of page skip holds pass's pattern. */
-static uint64_t hb_check(uint8_t *base, uint64_t pages, uint64_t skip, uint64_t pass)
+/* Whether page i is the hole ops unmap in its unit (HUGEBENCH_OP_MUNMAP). */
+static bool hb_hole(uint64_t i, bool ops)
+{
+	return ops && (i / 512) % 3 == HUGEBENCH_OP_MUNMAP && i % 512 == HUGEBENCH_HOLE;
+}
+
+/* Pages (holes left out) whose word does not hold pass's pattern. */
+static uint64_t hb_check(uint8_t *base, uint64_t pages, bool ops, uint64_t pass)
 {
 	uint64_t e = 0;
 
 	for (uint64_t i = 0; i < pages; i++)
-		e += i != skip && HB_W(base, i) != hb_word(i, pass);
+		e += !hb_hole(i, ops) && HB_W(base, i) != hb_word(i, pass);
 	return e;
 }
 
-/*
- * Over the mapping (pass's words in place), the errors: per unit a 4 KiB
- * mprotect at its second page, refused (-EINVAL) where a 2 MiB page maps
- * the unit (then the whole unit goes read-only and back), done and undone
- * where it fell back to 4 KiB pages (res[6], res[7] count them); in the
- * last unit, if it fell back, a 4 KiB munmap of its third page (mprotect
- * over the hole: -ENOMEM); then a fork whose child checks every word and
- * writes pass + 1 everywhere (copy-on-write in 4 KiB units; 2 MiB ones
- * are copies) while the parent's words stay.
- */
-static uint64_t hb_ops(uint8_t *base, uint64_t units, uint64_t pass, volatile uint64_t *res)
+/* Every page's word (holes left out) set to pass's pattern, then checked. */
+static uint64_t hb_write(uint8_t *base, uint64_t pages, bool ops, uint64_t pass)
 {
-	uint64_t e = 0, nh = 0, ns = 0, pages = units * 512, hole = ~0ull;
+	for (uint64_t i = 0; i < pages; i++)
+		if (!hb_hole(i, ops))
+			HB_W(base, i) = hb_word(i, pass);
+	return hb_check(base, pages, ops, pass);
+}
+
+/*
+ * The fork half of ops, two generations: the child checks the parent's
+ * words and forks a grandchild, which checks them too, writes pass + 2
+ * everywhere and checks; then the child checks that its words stayed the
+ * parent's, writes pass + 1 and checks.  Each first write to a 2 MiB page
+ * still shared is a copy-on-write split.  Errors seen by the parent
+ * (the child's status included); the parent's words are checked after.
+ */
+static uint64_t hb_fork(uint8_t *base, uint64_t pages, uint64_t pass)
+{
 	int status = -1;
-	long pid, last = 0;
+	long pid = usys_call(SYS_FORK, 0, 0, 0, 0, 0);
 
-	for (uint64_t u = 0; u < units; u++) {
-		long a = (long)(base + u * HB_2M), r;
-
-		r = usys_call(SYS_MPROTECT, a + 4096, 4096, SYS_PROT_READ, 0, 0);
-		last = r;
-		if (r == -SYS_EINVAL) {
-			nh++;
-			e += usys_call(SYS_MPROTECT, a, HB_2M, SYS_PROT_READ, 0, 0) != 0;
-			e += usys_call(SYS_MPROTECT, a, HB_2M, SYS_PROT_READ | SYS_PROT_WRITE, 0, 0) != 0;
-		} else if (r == 0) {
-			ns++;
-			e += usys_call(SYS_MPROTECT, a + 4096, 4096, SYS_PROT_READ | SYS_PROT_WRITE,
-				       0, 0) != 0;
-		} else {
-			e++;
-		}
-	}
-	res[6] = nh;
-	res[7] = ns;
-	if (last == 0) {
-		hole = (units - 1) * 512 + 2;
-		e += usys_call(SYS_MUNMAP, (long)(base + hole * 4096), 4096, 0, 0, 0) != 0;
-		e += usys_call(SYS_MPROTECT, (long)(base + (hole - 1) * 4096), 3 * 4096,
-			       SYS_PROT_READ, 0, 0) != -SYS_ENOMEM;
-	}
-	e += hb_check(base, pages, hole, pass);
-	pid = usys_call(SYS_FORK, 0, 0, 0, 0, 0);
 	if (pid == 0) {
-		uint64_t ce = hb_check(base, pages, hole, pass);
+		uint64_t ce = hb_check(base, pages, true, pass);
+		long gc = usys_call(SYS_FORK, 0, 0, 0, 0, 0);
 
-		for (uint64_t i = 0; i < pages; i++)
-			if (i != hole)
-				HB_W(base, i) = hb_word(i, pass + 1);
-		ce += hb_check(base, pages, hole, pass + 1);
+		if (gc == 0) {
+			ce += hb_check(base, pages, true, pass);
+			ce += hb_write(base, pages, true, pass + 2);
+			usys_call(SYS_EXIT, ce ? 3 : 0, 0, 0, 0, 0);
+		}
+		ce += gc < 0;
+		ce += gc > 0 && (usys_call(SYS_WAIT, (long)&status, 0, 0, 0, 0) != gc || status != 0);
+		ce += hb_check(base, pages, true, pass);
+		ce += hb_write(base, pages, true, pass + 1);
 		usys_call(SYS_EXIT, ce ? 3 : 0, 0, 0, 0, 0);
 	}
 	if (pid < 0)
-		return e + 1;
-	e += usys_call(SYS_WAIT, (long)&status, 0, 0, 0, 0) != pid || status != 0;
-	e += hb_check(base, pages, hole, pass);
-	for (uint64_t i = 0; i < pages; i++)      /* the last sharer of a 4 KiB page writes */
-		if (i != hole)
-			HB_W(base, i) = hb_word(i, pass);
-	return e + hb_check(base, pages, hole, pass);
+		return 1;
+	return usys_call(SYS_WAIT, (long)&status, 0, 0, 0, 0) != pid || status != 0;
+}
+
+/*
+ * After the passes (pass's words in place): per unit u, by u % 3
+ * (HUGEBENCH_OP_*): a 4 KiB mprotect read-only of page 1 and back, then a
+ * write to it (a 2 MiB page is split by the first); a 4 KiB munmap of page
+ * HUGEBENCH_HOLE (splits), then an mprotect over the hole (-ENOMEM); an
+ * mprotect of the whole unit read-only and back (a 2 MiB page stays one).
+ * Then every word is checked, a fork of two generations writes in all
+ * (hb_fork: the units still mapped 2 MiB are split by copy-on-write) and
+ * the parent's words must still be its own; last the parent writes all
+ * again (the last sharer of each page).  The errors.
+ */
+static uint64_t hb_ops(uint8_t *base, uint64_t units, uint64_t pass)
+{
+	uint64_t e = 0, pages = units * 512;
+
+	for (uint64_t u = 0; u < units; u++) {
+		long a = (long)(base + u * HB_2M), rw = SYS_PROT_READ | SYS_PROT_WRITE;
+		uint64_t i = u * 512;
+
+		switch (u % 3) {
+		case HUGEBENCH_OP_MPROTECT:
+			e += usys_call(SYS_MPROTECT, a + 4096, 4096, SYS_PROT_READ, 0, 0) != 0;
+			e += HB_W(base, i + 1) != hb_word(i + 1, pass);
+			e += usys_call(SYS_MPROTECT, a + 4096, 4096, rw, 0, 0) != 0;
+			HB_W(base, i + 1) = hb_word(i + 1, pass);
+			break;
+		case HUGEBENCH_OP_MUNMAP:
+			e += usys_call(SYS_MUNMAP, a + HUGEBENCH_HOLE * 4096, 4096, 0, 0, 0) != 0;
+			e += usys_call(SYS_MPROTECT, a + (HUGEBENCH_HOLE - 1) * 4096, 3 * 4096,
+				       SYS_PROT_READ, 0, 0) != -SYS_ENOMEM;
+			break;
+		default:
+			e += usys_call(SYS_MPROTECT, a, HB_2M, SYS_PROT_READ, 0, 0) != 0;
+			e += usys_call(SYS_MPROTECT, a, HB_2M, rw, 0, 0) != 0;
+			break;
+		}
+	}
+	e += hb_check(base, pages, true, pass);
+	e += hb_fork(base, pages, pass);
+	e += hb_check(base, pages, true, pass);
+	return e + hb_write(base, pages, true, pass);
 }
 
 long hugebench_proc(long arg)
@@ -105,6 +136,7 @@ long hugebench_proc(long arg)
 
 	if (m < 0)
 		return 2;
+	res[2] = (uint64_t)m;
 	res[5] = HUGEBENCH_MAPPED;              /* init may give fragmenting frames back now */
 	usys_call(SYS_YIELD, 0, 0, 0, 0, 0);
 	t[0] = rdtsc();
@@ -119,12 +151,13 @@ long hugebench_proc(long arg)
 			t[1] = rdtsc();
 	}
 	t[2] = rdtsc();
-	for (uint64_t i = 0; i < pages; i++)
-		errors += HB_W(base, i) != hb_word(i, passes - 1);
-	if (HUGEBENCH_OPS(arg))
-		errors += hb_ops(base, units, passes - 1, res);
+	errors += hb_check(base, pages, false, passes - 1);
+	if (HUGEBENCH_OPS(arg)) {
+		res[5] = HUGEBENCH_PASSED;      /* init counts the mapping's units now */
+		usys_call(SYS_YIELD, 0, 0, 0, 0, 0);
+		errors += hb_ops(base, units, passes - 1);
+	}
 	res[1] = errors;
-	res[2] = (uint64_t)m;
 	res[3] = t[1] - t[0];
 	res[4] = t[2] - t[1];
 	res[0] = HUGEBENCH_MAGIC;

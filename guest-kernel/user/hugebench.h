@@ -17,14 +17,25 @@
 #define HUGEBENCH_OPS(arg)    (((uint64_t)(arg) >> 25) & 1)
 /*
  * Result words at the bottom of the stack: HUGEBENCH_MAGIC (written last),
- * errors, the mapping's address, cycles of the first pass, cycles of the
- * other passes, HUGEBENCH_MAPPED once the mmap is done (before the passes),
- * units whose 4 KiB mprotect was refused (mapped with a 2 MiB page) and
- * units where it worked (4 KiB pages) -- the last two with ops only.
+ * errors, the mapping's address (from the mmap on), cycles of the first
+ * pass, cycles of the other passes, a stage: HUGEBENCH_MAPPED once the
+ * mmap is done (before the passes), HUGEBENCH_PASSED after the passes
+ * (with ops; the process yields then, before its ops change the mapping).
  */
 #define HUGEBENCH_RESULT (AS_STACK_TOP - AS_STACK_SIZE)
 #define HUGEBENCH_MAGIC  0x4b6e9b3c21ull
 #define HUGEBENCH_MAPPED 0x6d61707065ull
+#define HUGEBENCH_PASSED 0x7061737365ull
+/*
+ * ops: what unit u of the mapping gets (user/hugebench.c: hb_ops), by
+ * u % 3: a 4 KiB mprotect (page 1, read-only and back), a 4 KiB munmap
+ * (page HUGEBENCH_HOLE), or a whole-unit mprotect and then the writes
+ * after fork.
+ */
+#define HUGEBENCH_OP_MPROTECT 0
+#define HUGEBENCH_OP_MUNMAP   1
+#define HUGEBENCH_OP_COW      2
+#define HUGEBENCH_HOLE        2
 
 long hugebench_proc(long arg);
 

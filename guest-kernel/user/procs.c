@@ -166,24 +166,30 @@ static long u_slots(long pid)
 	return e;
 }
 
-/* A 3-page 2 MiB region: cuts only on 2 MiB boundaries; a 4 KiB region in its hole. */
+/*
+ * A 3-unit 2 MiB region: a munmap across units 1 and 2 splits both 2 MiB
+ * pages it cuts, an mprotect of the 4 KiB piece left of unit 1 is exact,
+ * one of unit 0 whole leaves its 2 MiB page; every word left keeps its
+ * data; a 4 KiB mmap fits in the hole.
+ */
 static long u_partial_2m(long pid)
 {
 	uint64_t *h = (uint64_t *)u_sys(SYS_MMAP, 0, 3 * U_2M, U_RW, SYS_MAP_2M);
-	long e = 0, m = (long)h + U_2M;
+	long e = 0, m = (long)h + U_2M, w = U_2M / 8, pg = U_PAGE / 8;
 
 	if ((long)h < 0)
 		return 1;
-	for (int i = 0; i < 3; i++)
-		h[i * (U_2M / 8)] = u_pattern(pid, 400 + i);
-	e += u_sys(SYS_MUNMAP, m + U_PAGE, U_2M, 0, 0) != -SYS_EINVAL;
-	e += u_sys(SYS_MUNMAP, m, U_PAGE, 0, 0) != -SYS_EINVAL;
-	e += u_sys(SYS_MPROTECT, m, U_2M + U_PAGE, SYS_PROT_READ, 0) != -SYS_EINVAL;
-	e += u_sys(SYS_MUNMAP, m, U_2M, 0, 0) != 0;
+	for (int i = 0; i < 3; i++) {
+		h[i * w] = u_pattern(pid, 400 + i);
+		h[i * w + pg] = u_pattern(pid, 410 + i);        /* page 1 of unit i */
+	}
+	e += u_sys(SYS_MUNMAP, m + U_PAGE, U_2M, 0, 0) != 0;   /* unit 1 but page 0, unit 2's page 0 */
+	e += u_sys(SYS_MPROTECT, m, U_PAGE, SYS_PROT_READ, 0) != 0;
 	e += u_sys(SYS_MPROTECT, (long)h, U_2M, SYS_PROT_READ, 0) != 0;
-	e += h[0] != u_pattern(pid, 400) || h[2 * (U_2M / 8)] != u_pattern(pid, 402);
-	e += u_sys(SYS_MMAP, m, U_PAGE, U_RW, 0) != m;
-	*(uint64_t *)m = 1;
+	e += h[0] != u_pattern(pid, 400) || h[pg] != u_pattern(pid, 410);
+	e += h[w] != u_pattern(pid, 401) || h[2 * w + pg] != u_pattern(pid, 412);
+	e += u_sys(SYS_MMAP, m + U_PAGE, U_PAGE, U_RW, 0) != m + U_PAGE;
+	*(uint64_t *)(m + U_PAGE) = 1;
 	e += u_sys(SYS_MUNMAP, (long)h, 3 * U_2M, 0, 0) != 0;
 	return e;
 }

@@ -5,8 +5,8 @@
 # RAM with 2 MiB entries, releases and the balloon give whole huge pages
 # back (a release inside a huge page, zeroed in place: test_guestmem).
 # hugebench: 2 MiB mmap falls back to 4 KiB pages per unit when memory is
-# fragmented (fragment=1 keep=K), and munmap, mprotect and fork work over
-# mixed mappings (ops=1).
+# fragmented (fragment=1 keep=K); a partial munmap or mprotect and
+# copy-on-write after fork split a 2 MiB page into 4 KiB ones (ops=1).
 source "$(dirname "$0")/lib.sh" "$@"
 MIB=1048576
 HP=/sys/kernel/mm/hugepages/hugepages-2048kB
@@ -110,8 +110,9 @@ for hp in --hugepages ""; do
 		"$what: every frame back after unfragmenting"
 done
 
-# a mixed mapping (keep=3: 3 units with 2 MiB pages, 5 fallen back) and munmap, mprotect and fork
-# over it (ops=1), in both fork modes; then all small, and all huge
+# a mixed mapping (keep=3: units 0-2 with 2 MiB pages, 3-7 fallen back) and munmap, mprotect
+# and fork over it (ops=1), in both fork modes: unit 0 split by a 4 KiB mprotect, unit 1 by a
+# 4 KiB munmap, unit 2 (shared by three processes) by copy-on-write, data intact throughout
 for fork in eager shared; do
 	for mode in off batched; do
 		what="hugebench size=16M fragment=1 keep=3 ops=1 fork=$fork --pv-mmu $mode"
@@ -121,19 +122,27 @@ for fork in eager shared; do
 		expect_status 0 "$what"
 		expect_json "$J" '.guest.errors == 0 and .guest.huge_mappings == 3 and .guest.small_mappings == 5' \
 			"$what: 3 huge units, 5 small, data intact through munmap, mprotect and fork"
-		expect_json "$J" '.guest.ops_huge_units == 3 and .guest.ops_small_units == 5 and .guest.mmap_huge_units == 3 and .guest.mmap_small_units == 5' \
-			"$what: 4 KiB mprotect refused in the huge units only; the kernel's counts agree"
+		expect_json "$J" '.guest.mmap_huge_units == 3 and .guest.mmap_small_units == 5' \
+			"$what: the kernel counted 3 huge units and 5 fallen back"
+		expect_json "$J" '.guest.split_mprotect == 1 and .guest.split_munmap == 1 and .guest.split_cow == 1' \
+			"$what: one 2 MiB page split by each of mprotect, munmap and copy-on-write"
+		expect_json "$J" '.guest.huge_after_ops == 0 and .guest.small_after_ops == 8' \
+			"$what: every unit in 4 KiB pages after the splits"
 		expect_json "$J" '.guest.frames_free_before == .guest.frames_free_after' "$what: every frame back"
 	done
 done
-for args in "fragment=1" ""; do
+# all huge (units 0 and 3 split by mprotect), and all small (nothing to split)
+for args in "" "fragment=1"; do
 	what="hugebench size=8M ops=1 ${args:-(no fragmenting)}"
 	J=$TMP/hb-ops.json
 	run_vmm -q -m 64M --hugepages --stats "$J" "$GUEST" -- workload=hugebench size=8M ops=1 $args
 	expect_status 0 "$what"
-	if [ -n "$args" ]; then n2m=0; else n2m=4; fi
-	expect_json "$J" ".guest.errors == 0 and .guest.huge_mappings == $n2m and .guest.ops_huge_units == $n2m and .guest.huge_mappings + .guest.small_mappings == 4" \
-		"$what: $n2m of 4 units huge, data intact through munmap, mprotect and fork"
+	if [ -n "$args" ]; then n2m=0; s=0,0,0; else n2m=4; s=2,1,1; fi
+	expect_json "$J" ".guest.errors == 0 and .guest.huge_mappings == $n2m and .guest.huge_mappings + .guest.small_mappings == 4 and .guest.huge_after_ops == 0" \
+		"$what: $n2m of 4 units huge, none after the ops, data intact"
+	expect_json "$J" "[.guest.split_mprotect, .guest.split_munmap, .guest.split_cow] == [$s]" \
+		"$what: splits by mprotect, munmap, copy-on-write: $s"
+	expect_json "$J" '.guest.frames_free_before == .guest.frames_free_after' "$what: every frame back"
 done
 
 what="memtest --hugepages"

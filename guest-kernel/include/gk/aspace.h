@@ -52,8 +52,18 @@ struct aspace {
  */
 int as_create(struct aspace *as);
 /*
+ * The 2 MiB page mapping va (2 MiB aligned) in as becomes 512 4 KiB
+ * entries with its rights (W, U, A, D) under a new page table: entry 0
+ * onto the frame f0, entry i onto the 2 MiB frame's i-th 4 KiB frame.  In
+ * the caller's lazy section if there is one (the entries are one record
+ * for the VMM to fill in batched mode).  No reference changes.  0, or -1
+ * when no 2 MiB page maps va or no frame was left for the table (then the
+ * 2 MiB page is mapped as before).  Any CPL.
+ */
+int as_split_2m(struct aspace *as, uint64_t va, uint64_t f0);
+/*
  * Unmap everything in the user region, free its frames (2 MiB leaves to
- * frame_free_2m, 4 KiB ones to frame_free_4k), unpin and free its tables
+ * frame_put_2m, 4 KiB ones to frame_free_4k), unpin and free its tables
  * and the PML4.  The address space must not be live (no CR3 points at it).
  * Ring 3 (library OS): native walks, the channel for the changes.
  */

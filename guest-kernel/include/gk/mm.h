@@ -37,9 +37,28 @@
  */
 void frame_init(const struct bootinfo *bi, uint64_t reserved_end);
 
-/* A 2 MiB-aligned chunk (contents undefined), or 0 when none is left. */
+/*
+ * A 2 MiB-aligned chunk (contents undefined) with one reference, or 0 when
+ * none is left.  frame_free_2m frees one with at most one reference.
+ */
 uint64_t frame_alloc_2m(void);
 void frame_free_2m(uint64_t pa);
+/*
+ * References to a chunk handed out whole, as a process's 2 MiB page (fork
+ * shares it copy-on-write): one more, how many, one fewer (the last frees
+ * it).  At most 255.  O(1).
+ */
+void frame_ref_2m(uint64_t pa);
+unsigned frame_refs_2m(uint64_t pa);
+void frame_put_2m(uint64_t pa);
+/*
+ * A chunk handed out whole becomes 511 4 KiB frames, 1..511, each with as
+ * many references as the chunk had (frame_free_4k frees them one by one,
+ * and the chunk goes back whole when all are free).  Its bookkeeping
+ * takes frame 0, as in every carved chunk: the caller has moved frame 0's
+ * data elsewhere and unmapped it first.  O(512) stores.
+ */
+void frame_split_2m(uint64_t pa);
 
 /* Take the chunk at pa (2 MiB-aligned) if it is free: true when taken. */
 bool frame_take_2m(uint64_t pa);

@@ -56,11 +56,12 @@ int proc_faultaround_set(const char *v);
  * Fork (boot argument fork=eager|shared, default eager): how SYS_FORK gives
  * the child its user tables.  eager: the child gets its own page tables at
  * once, every present 4 KiB leaf shared copy-on-write (read-only in both;
- * a reference per shared frame), 2 MiB pages copied.  shared: the child's
+ * a reference per shared frame), 2 MiB pages too (a reference on the
+ * 2 MiB frame; the first write splits it: proc_page_fault).  shared: the child's
  * PD entries point at the parent's page tables (their use count, the PT
  * frame's reference count, goes up; W cleared on the PD entries of both),
  * and a process's first change of such a table (a write fault, a lazy
- * page, munmap, mprotect) copies it first; 2 MiB pages copied as in eager.
+ * page, munmap, mprotect) copies it first; 2 MiB pages shared as in eager.
  */
 enum proc_fork_mode { PROC_FORK_EAGER, PROC_FORK_SHARED };
 extern enum proc_fork_mode proc_fork_mode;
@@ -100,6 +101,9 @@ struct proc_stats {
 	uint64_t privatized;    /* shared page tables copied by a process changing them */
 	uint64_t huge_units;    /* 2 MiB units a SYS_MAP_2M mmap mapped with a 2 MiB entry */
 	uint64_t small_units;   /* ... that fell back to 4 KiB pages (no 2 MiB frame left) */
+	uint64_t split_munmap;  /* 2 MiB pages split into 4 KiB ones: by a partial munmap, */
+	uint64_t split_mprotect;        /* ... a partial mprotect, */
+	uint64_t split_cow;     /* ... a write to one shared after fork (once per frame) */
 };
 extern struct proc_stats proc_stats;
 
@@ -115,11 +119,13 @@ bool proc_kill_current(struct trap_frame *f);
  * CPL0, from traps_handle: a #PF at CPL3.  A not-present fault of a process
  * inside one of its regions' 4 KiB units (all of a 4 KiB region; a 2 MiB
  * unit that fell back) with the access allowed maps a zeroed
- * frame at the page; a write to a read-only 4 KiB page of a writable
- * region is copy-on-write (after fork): the page becomes writable, copied
- * first if its frame is still shared.  true: iret retries the access.
- * O(1) at CPL0 (region scan of PROC_REGIONS, one walk, one frame, one map,
- * at most one 4 KiB copy).  false: the fault kills (proc_kill_current) or
+ * frame at the page; a write to a read-only page of a writable region is
+ * copy-on-write (after fork): the page becomes writable, copied first if
+ * its frame is still shared -- a shared 2 MiB page is split into 4 KiB
+ * pages in every process mapping it, and the 4 KiB page written copied.
+ * true: iret retries the access.  O(1) at CPL0 (region scan of
+ * PROC_REGIONS, one walk, one frame, one map, at most one 4 KiB copy; a
+ * split: one more 4 KiB copy and a table per sharer, PROC_MAX walks).  false: the fault kills (proc_kill_current) or
  * is fatal.
  */
 bool proc_page_fault(struct trap_frame *f);

@@ -20,9 +20,9 @@
  *  - mmap/munmap/mprotect addresses and lengths are page-aligned (4 KiB, or
  *    2 MiB with SYS_MAP_2M) and non-zero: else -EINVAL.  munmap and
  *    mprotect take any such range inside the mmap area (gk/aspace.h), not
- *    only whole regions; an end of it inside a 2 MiB unit mapped with a
- *    2 MiB page must be on a 2 MiB boundary: else -EINVAL (a unit of a
- *    SYS_MAP_2M region that fell back to 4 KiB pages takes any 4 KiB end).  A range that splits a region needs a
+ *    only whole regions; a 2 MiB page an end of it cuts is split into
+ *    4 KiB pages first (-ENOMEM if memory for that ran out, nothing
+ *    changed).  A range that splits a region needs a
  *    free region slot per new piece (PROC_REGIONS in all): else -ENOMEM,
  *    and nothing has changed.  Pieces mprotect leaves with the same prot
  *    join again where they meet inside or at the ends of its range.
@@ -30,7 +30,9 @@
  *    RAX 0, memory) and the caller's child for wait.  4 KiB pages are
  *    shared copy-on-write: read-only in both until one writes, then that
  *    one gets its own copy (the last sharer just gets the page back
- *    writable); 2 MiB pages are copied at once.  -EAGAIN: no process slot;
+ *    writable); 2 MiB pages alike, except that a write to one still
+ *    shared splits it into 4 KiB pages (in every sharer) and copies only
+ *    the 4 KiB page written.  -EAGAIN: no process slot;
  *    -ENOMEM: no memory; either way the caller's memory is as it was.
  *    A parent's wait for a forked child returns pid and status; the
  *    child's memory is freed shortly after (by init, natively).  Children

@@ -29,6 +29,7 @@
 #define PTE_PS   (1ull << 7)
 #define PTE_NX   (1ull << 63)
 #define PTE_ADDR 0x000ffffffffff000ull
+#define PTE_ADDR_2M 0x000fffffffe00000ull  /* a 2 MiB entry's frame (bit 12 is its PAT bit) */
 
 /* #PF error code bits. */
 #define PF_ERR_P    (1ull << 0)     /* protection violation (else not present) */
