@@ -113,6 +113,12 @@ done
 # a mixed mapping (keep=3: units 0-2 with 2 MiB pages, 3-7 fallen back) and munmap, mprotect
 # and fork over it (ops=1), in both fork modes: unit 0 split by a 4 KiB mprotect, unit 1 by a
 # 4 KiB munmap, unit 2 (shared by three processes) by copy-on-write, data intact throughout
+# the control for the tables left pinned: the same mapping without the ops
+J0=$TMP/hb-mixed0.json
+run_vmm -q -m 64M --hugepages --pv-mmu batched --stats "$J0" "$GUEST" -- workload=hugebench \
+	size=16M fragment=1 keep=3
+expect_status 0 "hugebench size=16M fragment=1 keep=3 (no ops)"
+d0=$(jq '.pvmmu.pins - .pvmmu.unpins' "$J0")
 for fork in eager shared; do
 	for mode in off batched; do
 		what="hugebench size=16M fragment=1 keep=3 ops=1 fork=$fork --pv-mmu $mode"
@@ -129,6 +135,10 @@ for fork in eager shared; do
 		expect_json "$J" '.guest.huge_after_ops == 0 and .guest.small_after_ops == 8' \
 			"$what: every unit in 4 KiB pages after the splits"
 		expect_json "$J" '.guest.frames_free_before == .guest.frames_free_after' "$what: every frame back"
+		if [ $mode = batched ]; then
+			expect_json "$J" ".pvmmu.rejected == 0 and .pvmmu.pins - .pvmmu.unpins == $d0" \
+				"$what: every table the splits and forks pinned is unpinned ($d0 left, as without ops)"
+		fi
 	done
 done
 # all huge (units 0 and 3 split by mprotect), and all small (nothing to split)
