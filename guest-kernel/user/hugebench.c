@@ -27,7 +27,7 @@ static inline uint64_t hb_word(uint64_t page, uint64_t pass)
 /* Whether page i is the hole ops unmap in its unit (HUGEBENCH_OP_MUNMAP). */
 static bool hb_hole(uint64_t i, bool ops)
 {
-	return ops && (i / 512) % 3 == HUGEBENCH_OP_MUNMAP && i % 512 == HUGEBENCH_HOLE;
+	return ops && HUGEBENCH_OP(i / 512) == HUGEBENCH_OP_MUNMAP && i % 512 == HUGEBENCH_HOLE;
 }
 
 /* Pages (holes left out) whose word does not hold pass's pattern. */
@@ -83,8 +83,8 @@ static uint64_t hb_fork(uint8_t *base, uint64_t pages, uint64_t pass)
 }
 
 /*
- * After the passes (pass's words in place): per unit u, by u % 3
- * (HUGEBENCH_OP_*): a 4 KiB mprotect read-only of page 1 and back, then a
+ * After the passes (pass's words in place): per unit u, by HUGEBENCH_OP(u):
+ * a 4 KiB mprotect read-only of page 1 and back, then a
  * write to it (a 2 MiB page is split by the first); a 4 KiB munmap of page
  * HUGEBENCH_HOLE (splits), then an mprotect over the hole (-ENOMEM); an
  * mprotect of the whole unit read-only and back (a 2 MiB page stays one).
@@ -101,7 +101,7 @@ static uint64_t hb_ops(uint8_t *base, uint64_t units, uint64_t pass)
 		long a = (long)(base + u * HB_2M), rw = SYS_PROT_READ | SYS_PROT_WRITE;
 		uint64_t i = u * 512;
 
-		switch (u % 3) {
+		switch (HUGEBENCH_OP(u)) {
 		case HUGEBENCH_OP_MPROTECT:
 			e += usys_call(SYS_MPROTECT, a + 4096, 4096, SYS_PROT_READ, 0, 0) != 0;
 			e += HB_W(base, i + 1) != hb_word(i + 1, pass);

@@ -27,14 +27,17 @@
 #define HUGEBENCH_MAPPED 0x6d61707065ull
 #define HUGEBENCH_PASSED 0x7061737365ull
 /*
- * ops: what unit u of the mapping gets (user/hugebench.c: hb_ops), by
- * u % 3: a 4 KiB mprotect (page 1, read-only and back), a 4 KiB munmap
- * (page HUGEBENCH_HOLE), or a whole-unit mprotect and then the writes
- * after fork.
+ * ops: what unit u of the mapping gets (user/hugebench.c: hb_ops): unit 1
+ * a 4 KiB munmap (of its page HUGEBENCH_HOLE: one hole in all, as each
+ * takes a region slot), units 0, 3, 6, ... a 4 KiB mprotect (page 1,
+ * read-only and back: the pieces join again), the others a whole-unit
+ * mprotect and then the writes after fork.
  */
 #define HUGEBENCH_OP_MPROTECT 0
 #define HUGEBENCH_OP_MUNMAP   1
 #define HUGEBENCH_OP_COW      2
+#define HUGEBENCH_OP(u) ((u) == 1 ? HUGEBENCH_OP_MUNMAP : \
+			 (u) % 3 == 0 ? HUGEBENCH_OP_MPROTECT : HUGEBENCH_OP_COW)
 #define HUGEBENCH_HOLE        2
 
 long hugebench_proc(long arg);

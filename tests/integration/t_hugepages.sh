@@ -141,15 +141,16 @@ for fork in eager shared; do
 		fi
 	done
 done
-# all huge (units 0 and 3 split by mprotect), and all small (nothing to split)
+# all huge (units 0, 3, 6 split by mprotect, 1 by munmap, the other four by copy-on-write), and
+# all small (nothing to split)
 for args in "" "fragment=1"; do
-	what="hugebench size=8M ops=1 ${args:-(no fragmenting)}"
+	what="hugebench size=16M ops=1 ${args:-(no fragmenting)}"
 	J=$TMP/hb-ops.json
-	run_vmm -q -m 64M --hugepages --stats "$J" "$GUEST" -- workload=hugebench size=8M ops=1 $args
+	run_vmm -q -m 64M --hugepages --stats "$J" "$GUEST" -- workload=hugebench size=16M ops=1 $args
 	expect_status 0 "$what"
-	if [ -n "$args" ]; then n2m=0; s=0,0,0; else n2m=4; s=2,1,1; fi
-	expect_json "$J" ".guest.errors == 0 and .guest.huge_mappings == $n2m and .guest.huge_mappings + .guest.small_mappings == 4 and .guest.huge_after_ops == 0" \
-		"$what: $n2m of 4 units huge, none after the ops, data intact"
+	if [ -n "$args" ]; then n2m=0; s=0,0,0; else n2m=8; s=3,1,4; fi
+	expect_json "$J" ".guest.errors == 0 and .guest.huge_mappings == $n2m and .guest.huge_mappings + .guest.small_mappings == 8 and .guest.huge_after_ops == 0" \
+		"$what: $n2m of 8 units huge, none after the ops, data intact"
 	expect_json "$J" "[.guest.split_mprotect, .guest.split_munmap, .guest.split_cow] == [$s]" \
 		"$what: splits by mprotect, munmap, copy-on-write: $s"
 	expect_json "$J" '.guest.frames_free_before == .guest.frames_free_after' "$what: every frame back"
