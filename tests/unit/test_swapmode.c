@@ -329,7 +329,7 @@ static int reopen_swap_file(void)
 START_TEST(corrupt_slot_is_fatal)
 {
 	uint64_t i, slot;
-	char want[64];
+	char want[128];
 	int fd;
 
 	if (!start(NULL, true, 1))
