@@ -1,6 +1,7 @@
 /*
- * Processes (kernel/proc.c): a fixed table, a cooperative scheduler on the
- * one vCPU, the system calls of gk/sysabi.h.
+ * Processes (kernel/proc.c, proc_fault.c, proc_vm.c, proc_fork.c): a
+ * fixed table, a cooperative scheduler on the one vCPU, the system calls
+ * of gk/sysabi.h.
  *
  * Cooperative because nothing could preempt: the VMM creates no interrupt
  * controller and no timer, so the kernel runs only when a process traps
