@@ -8,6 +8,7 @@
 #include <gk/mmapi.h>
 #include <gk/printf.h>
 #include <gk/report.h>
+#include <gk/sysabi.h>
 #include <gk/time.h>
 #include <gk/workload.h>
 #include <gk/x86.h>
@@ -79,6 +80,24 @@ uint64_t wl_coprime_stride(uint64_t n, uint64_t from)
 	while (wl_gcd(s, n) != 1)
 		s++;
 	return s;
+}
+
+const uint64_t *wl_proc_result(int pid, uint64_t va, unsigned word, uint64_t magic,
+			       void (*step)(const uint64_t *r, void *ctx), void *ctx)
+{
+	for (int i = 0; i < WL_RESULT_YIELDS; i++) {
+		const uint64_t *r;
+
+		usys_call(SYS_YIELD, 0, 0, 0, 0, 0);
+		r = (const uint64_t *)(uintptr_t)proc_lookup(pid, va);
+		if (!r)
+			return NULL;
+		if (r[word] == magic)
+			return r;
+		if (step)
+			step(r, ctx);
+	}
+	return NULL;
 }
 
 static const struct workload *wl_find(const char *name)

@@ -26,7 +26,8 @@ static long fb_init(void *arg)
 {
 	uint64_t stride = fb_random ? wl_coprime_stride(fb_pages, fb_pages / 2 + 17) : 1;
 	uint64_t faults0 = proc_stats.faults, mapped0 = proc_stats.fault_pages;
-	uint64_t faults, mapped, cycles = 0, errors = 0, ns, pa;
+	uint64_t faults, mapped, cycles = 0, errors = 0, ns;
+	const uint64_t *r;
 	int status = -1, pid;
 
 	(void)arg;
@@ -35,14 +36,13 @@ static long fb_init(void *arg)
 		printf("guest: faultbench: create failed: %d\n", pid);
 		return 1;
 	}
-	usys_call(SYS_YIELD, 0, 0, 0, 0, 0);    /* the process runs until its yield */
-	pa = proc_lookup(pid, FAULTBENCH_RESULT);
-	if (!pa || ((uint64_t *)(uintptr_t)pa)[2] != FAULTBENCH_MAGIC) {
+	r = wl_proc_result(pid, FAULTBENCH_RESULT, 2, FAULTBENCH_MAGIC, NULL, NULL);
+	if (!r) {
 		printf("guest: faultbench: no result from pid %d\n", pid);
 		errors++;
 	} else {
-		cycles = ((uint64_t *)(uintptr_t)pa)[0];
-		errors += ((uint64_t *)(uintptr_t)pa)[1];
+		cycles = r[0];
+		errors += r[1];
 	}
 	faults = proc_stats.faults - faults0;
 	mapped = proc_stats.fault_pages - mapped0;

@@ -96,68 +96,73 @@ static void hb_splits(uint64_t out[3])
 	out[2] = proc_stats.split_cow;
 }
 
+/* What init learns while the process runs (hb_step). */
+struct hb_run {
+	int pid;
+	uint64_t frag;          /* the fragmenting frames still held */
+	bool counted;           /* the units counted after the passes (ops) */
+	uint64_t huge, small, errors;
+};
+
+/*
+ * wl_proc_result's step: once the process has mapped, the fragmenting
+ * frames go back (so that a fork finds memory); once its passes are done
+ * (ops), the units are counted, before the ops split them.
+ */
+static void hb_step(const uint64_t *r, void *ctx)
+{
+	struct hb_run *run = ctx;
+
+	if (run->frag && r[5] == HUGEBENCH_MAPPED) {
+		hb_unfragment(run->frag);
+		run->frag = 0;
+	}
+	if (r[5] == HUGEBENCH_PASSED && !run->counted) {
+		run->errors += hb_count(run->pid, r[2], &run->huge, &run->small);
+		run->counted = true;
+	}
+}
+
 static long hb_init(void *arg)
 {
-	uint64_t pages = hb_units * 512, errors = 0, huge = 0, small = 0, c1 = 0, c2 = 0;
+	uint64_t pages = hb_units * 512, errors = 0, c1 = 0, c2 = 0;
 	uint64_t hu0 = proc_stats.huge_units, su0 = proc_stats.small_units;
-	uint64_t free0 = frame_free_4k_count(), free1, frag = 0, nfrag = 0;
+	uint64_t free0 = frame_free_4k_count(), free1, nfrag = 0;
 	uint64_t huge_after = 0, small_after = 0, sp0[3], sp1[3];
-	const uint64_t *r = NULL;
-	bool counted = false;
-	int status = -1, pid;
-	uint64_t pa;
+	struct hb_run run = { 0 };
+	const uint64_t *r;
+	int status = -1;
 
 	(void)arg;
 	hb_splits(sp0);
 	if (hb_frag)
-		frag = hb_fragment(&nfrag);
-	pid = proc_create(hugebench_proc, HUGEBENCH_ARG(hb_units, hb_passes, hb_huge, hb_ops));
-	if (pid < 0) {
-		printf("guest: hugebench: create failed: %d\n", pid);
-		hb_unfragment(frag);
+		run.frag = hb_fragment(&nfrag);
+	run.pid = proc_create(hugebench_proc, HUGEBENCH_ARG(hb_units, hb_passes, hb_huge, hb_ops));
+	if (run.pid < 0) {
+		printf("guest: hugebench: create failed: %d\n", run.pid);
+		hb_unfragment(run.frag);
 		return 1;
 	}
-	/*
-	 * The process runs until it yields: after its mmap (the fragmenting
-	 * frames go back then, so that a fork finds memory), after its passes
-	 * (ops: the units are counted before the ops split them), and with
-	 * its results.  Its children (ops) may hand the CPU back early: yield
-	 * again.
-	 */
-	for (int i = 0; i < 1000; i++) {
-		usys_call(SYS_YIELD, 0, 0, 0, 0, 0);
-		pa = proc_lookup(pid, HUGEBENCH_RESULT);
-		r = (const uint64_t *)(uintptr_t)pa;
-		if (!pa || r[0] == HUGEBENCH_MAGIC)
-			break;
-		if (frag && r[5] == HUGEBENCH_MAPPED) {
-			hb_unfragment(frag);
-			frag = 0;
-		}
-		if (r[5] == HUGEBENCH_PASSED && !counted) {
-			errors += hb_count(pid, r[2], &huge, &small);
-			counted = true;
-		}
-	}
-	hb_unfragment(frag);                    /* not given back yet: the mmap failed */
-	if (!pa || r[0] != HUGEBENCH_MAGIC) {
-		printf("guest: hugebench: no result from pid %d\n", pid);
+	/* It yields after its mmap, after its passes (ops), and with its results. */
+	r = wl_proc_result(run.pid, HUGEBENCH_RESULT, 0, HUGEBENCH_MAGIC, hb_step, &run);
+	hb_unfragment(run.frag);                /* not given back yet: the mmap failed */
+	errors += run.errors;
+	if (!r) {
+		printf("guest: hugebench: no result from pid %d\n", run.pid);
 		errors++;
-	} else if (!counted) {
-		errors += r[1] + hb_count(pid, r[2], &huge, &small);
-		c1 = r[3];
-		c2 = r[4];
 	} else {
-		errors += r[1] + hb_count(pid, r[2], &huge_after, &small_after);
+		/* without ops the units are counted now; with ops, again after them */
+		errors += r[1] + (run.counted ? hb_count(run.pid, r[2], &huge_after, &small_after)
+					      : hb_count(run.pid, r[2], &run.huge, &run.small));
 		c1 = r[3];
 		c2 = r[4];
 	}
-	if (hb_ops && !counted) {
+	if (hb_ops && !run.counted) {
 		printf("guest: hugebench: the process never reported its passes done\n");
 		errors++;
 	}
-	if (proc_wait(&status) != pid || status != 0) {
-		printf("guest: hugebench: pid %d ended with status 0x%x\n", pid, status);
+	if (proc_wait(&status) != run.pid || status != 0) {
+		printf("guest: hugebench: pid %d ended with status 0x%x\n", run.pid, status);
 		errors++;
 	}
 	hb_splits(sp1);
@@ -180,8 +185,8 @@ static long hb_init(void *arg)
 	report("frames_free_after", (int64_t)free1, 0);
 	report("pages", (int64_t)pages, 0);
 	report("units", (int64_t)hb_units, 0);
-	report("huge_mappings", (int64_t)huge, 0);
-	report("small_mappings", (int64_t)small, 0);
+	report("huge_mappings", (int64_t)run.huge, 0);
+	report("small_mappings", (int64_t)run.small, 0);
 	report("mmap_huge_units", (int64_t)(proc_stats.huge_units - hu0), 0);
 	report("mmap_small_units", (int64_t)(proc_stats.small_units - su0), 0);
 	report("first_ns_per_page", (int64_t)(time_cycles_to_ns(c1) * 1000 / pages), 3);
@@ -189,7 +194,7 @@ static long hb_init(void *arg)
 	       (int64_t)(time_cycles_to_ns(c2) * 1000 / (pages * (hb_passes - 1))) : 0, 3);
 	report("errors", (int64_t)errors, 0);
 	printf("hugebench: %lu pages, %lu 2M units mapped huge, %lu small, %lu errors\n",
-	       (unsigned long)pages, (unsigned long)huge, (unsigned long)small,
+	       (unsigned long)pages, (unsigned long)run.huge, (unsigned long)run.small,
 	       (unsigned long)errors);
 	return errors != 0;
 }

@@ -61,4 +61,18 @@ int wl_arg_u64(const struct wl_args *a, const char *wl, const char *key,
  */
 uint64_t wl_coprime_stride(uint64_t n, uint64_t from);
 
+/*
+ * Ring 3, init (gk/proc.h): how a workload reads what its process leaves
+ * in a result block at user va (a page of its own, the bottom of its
+ * stack, say): yield until word `word` there holds magic, at most
+ * WL_RESULT_YIELDS times (its children may run first); step, if given,
+ * sees the block after each yield before that (stages the process marks
+ * on the way; ctx is its own).  The block, read through the identity map
+ * and valid until the process is reaped; NULL when pid maps no page at va
+ * or never wrote magic.
+ */
+#define WL_RESULT_YIELDS 1000
+const uint64_t *wl_proc_result(int pid, uint64_t va, unsigned word, uint64_t magic,
+			       void (*step)(const uint64_t *r, void *ctx), void *ctx);
+
 #endif
