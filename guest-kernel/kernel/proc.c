@@ -251,8 +251,9 @@ bool proc_kill_current(struct trap_frame *f)
 }
 
 /*
- * Whether [addr, addr + len) lies in one region of p with the access
- * (write: SYS_PROT_WRITE), or, for reads, in the user image.  init: always.
+ * Whether [addr, addr + len) lies in regions of p that meet end to end
+ * (the pieces munmap and mprotect leave), each with the access (write:
+ * SYS_PROT_WRITE), or, for reads, in the user image.  init: always.
  */
 static bool proc_user_ok(const struct proc *p, uint64_t addr, uint64_t len, bool write)
 {
@@ -264,13 +265,14 @@ static bool proc_user_ok(const struct proc *p, uint64_t addr, uint64_t len, bool
 		return false;
 	if (!write && as_in_user_image(addr, len))
 		return true;
-	for (int i = 0; i < PROC_REGIONS; i++) {
-		const struct proc_region *r = &p->region[i];
+	do {                            /* piece by piece: at most PROC_REGIONS steps */
+		const struct proc_region *r = proc_region_at(p, addr);
 
-		if (r->end && addr >= r->start && end <= r->end)
-			return !write || (r->prot & SYS_PROT_WRITE);
-	}
-	return false;
+		if (!r || (write && !(r->prot & SYS_PROT_WRITE)))
+			return false;
+		addr = r->end;
+	} while (addr < end);
+	return true;
 }
 
 static long proc_sys_write(struct proc *p, uint64_t buf, uint64_t len)

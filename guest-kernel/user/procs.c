@@ -167,6 +167,28 @@ static long u_slots(long pid)
 }
 
 /*
+ * A system call's buffer may span region pieces (as on Linux): a write
+ * from a read-write page into a read-only one works; one running on into
+ * a hole is -EFAULT.
+ */
+static long u_span(void)
+{
+	char *q = (char *)u_sys(SYS_MMAP, 0, 2 * U_PAGE, U_RW, 0);
+	const char msg[] = "procs: span\n";
+	long e = 0, n = (long)sizeof(msg) - 1;
+
+	if ((long)q < 0)
+		return 1;
+	for (long i = 0; i < n; i++)
+		q[U_PAGE - 4 + i] = msg[i];
+	e += u_sys(SYS_MPROTECT, (long)q + U_PAGE, U_PAGE, SYS_PROT_READ, 0) != 0;
+	e += u_sys(SYS_WRITE, (long)q + U_PAGE - 4, n, 0, 0) != n;
+	e += u_sys(SYS_WRITE, (long)q + 2 * U_PAGE - 8, 16, 0, 0) != -SYS_EFAULT; /* the last mmap */
+	e += u_sys(SYS_MUNMAP, (long)q, 2 * U_PAGE, 0, 0) != 0;
+	return e;
+}
+
+/*
  * A 3-unit 2 MiB region: a munmap across units 1 and 2 splits both 2 MiB
  * pages it cuts, an mprotect of the 4 KiB piece left of unit 1 is exact,
  * one of unit 0 whole leaves its 2 MiB page; every word left keeps its
@@ -220,7 +242,7 @@ long procs_worker(long index)
 		errors += p[i] != u_pattern(pid, i);
 	errors += u_sys(SYS_MUNMAP, (long)h, 2 << 20, 0, 0) != 0;
 	errors += u_sys(SYS_MUNMAP, (long)p, PROCS_BYTES, 0, 0) != 0;
-	errors += u_partial(pid) + u_slots(pid) + u_partial_2m(pid);
+	errors += u_partial(pid) + u_slots(pid) + u_partial_2m(pid) + u_span();
 	errors += u_sys(SYS_WRITE, (long)"procs: worker done\n", 19, 0, 0) != 19;
 	if (index == 0)
 		errors += u_sys(SYS_REPORT, (long)"user_report", 42, 0, 0) != 0;

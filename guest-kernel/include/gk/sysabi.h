@@ -12,9 +12,9 @@
  * Results: >= 0 on success, -errno on failure (never a kernel crash).
  *
  * Argument rules (checked at CPL0 before anything is touched):
- *  - a user pointer with a length must lie inside ONE region of the caller
+ *  - a user pointer with a length must lie inside the caller's regions
  *    (its mmap regions, its stack, or the shared user image for reads),
- *    with the access the call needs; addr + len must not wrap: else -EFAULT.
+ *    without a hole between them, each with the access the call needs; addr + len must not wrap: else -EFAULT.
  *    A kernel address is never inside a region.  The init process (the
  *    library-OS workload, which runs on the kernel's own tables) is trusted.
  *  - mmap/munmap/mprotect addresses and lengths are page-aligned (4 KiB, or
