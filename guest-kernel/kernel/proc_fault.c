@@ -129,23 +129,60 @@ int proc_pt_own(struct proc *p, uint64_t va, bool write)
 	return 0;
 }
 
+/* The PD entry linking a page table p shares with other processes (fork=shared) at span, or 0. */
+static uint64_t proc_pt_shared(const struct proc *p, uint64_t span)
+{
+	uint64_t *pde = pt_walk(p->as.pml4, span, PT_LEVEL_2M, false);
+	uint64_t d = pde ? mm_read_pte(pde, PT_LEVEL_2M) : 0;
+
+	if (!(d & PTE_P) || (d & (PTE_PS | PTE_W)) || frame_refs_4k(d & PTE_ADDR) < 2)
+		return 0;
+	return d;
+}
+
+/*
+ * CPL0, munmap of all of span: p's link to the shared table there goes (PD
+ * entry cleared, the span's TLB entries flushed: the entry linked a
+ * table) and its use count drops by one.  Its frames stay referenced by
+ * the table for the processes still using it, as at as_destroy.
+ */
+static void proc_pt_unlink(struct proc *p, uint64_t span, uint64_t d)
+{
+	mm_lazy_enter();
+	mm_clear_range_in(p->as.pml4, PT_LEVEL_2M, span, 1);
+	mm_flush_tlb(span, PAGE_SIZE_2M / PAGE_SIZE_4K);
+	mm_lazy_leave();
+	frame_free_4k(d & PTE_ADDR);            /* never the last use */
+	proc_stats.unlinked++;
+}
+
 /*
  * CPL0: every page table under the regions' part of [lo, hi) (4 KiB units;
- * proc_pt_own passes over 2 MiB entries) made p's own (proc_pt_own) before munmap or mprotect changes it, so that a
- * failure (-SYS_ENOMEM) comes before any change p could see.
+ * proc_pt_own passes over 2 MiB entries) made p's own (proc_pt_own) before
+ * munmap or mprotect changes it, so that a failure (-SYS_ENOMEM) comes
+ * before any change p could see.  With unmap (munmap), a shared table
+ * whose whole span lies in [lo, hi) is not copied only to be emptied:
+ * once nothing can fail any more, p's link to it is dropped instead
+ * (proc_pt_unlink).
  */
-int proc_own_range(struct proc *p, uint64_t lo, uint64_t hi)
+int proc_own_range(struct proc *p, uint64_t lo, uint64_t hi, bool unmap)
 {
-	for (int i = 1; i < PROC_REGIONS; i++) {
-		const struct proc_region *r = &p->region[i];
-		uint64_t a = r->start > lo ? r->start : lo, b = r->end < hi ? r->end : hi;
+	for (int pass = 0; pass < (unmap ? 2 : 1); pass++)
+		for (int i = 1; i < PROC_REGIONS; i++) {
+			const struct proc_region *r = &p->region[i];
+			uint64_t a = r->start > lo ? r->start : lo, b = r->end < hi ? r->end : hi;
 
-		if (!r->end)
-			continue;
-		for (uint64_t va = a; va < b; va = proc_pt_end(va, b))
-			if (proc_pt_own(p, va, false))
-				return -SYS_ENOMEM;
-	}
+			for (uint64_t va = a; r->end && va < b; va = proc_pt_end(va, b)) {
+				uint64_t span = va & ~(PAGE_SIZE_2M - 1), d = 0;
+
+				if (unmap && span >= lo && span + PAGE_SIZE_2M <= hi)
+					d = proc_pt_shared(p, span);
+				if (pass == 0 && !d && proc_pt_own(p, va, false))
+					return -SYS_ENOMEM;
+				if (pass == 1 && d)
+					proc_pt_unlink(p, span, d);
+			}
+		}
 	return 0;
 }
 

@@ -67,7 +67,7 @@ uint64_t proc_pt_end(uint64_t va, uint64_t end);
 uint64_t proc_huge_entry(const struct proc *p, uint64_t va);
 bool proc_unit_2m(const struct proc *p, uint64_t va);
 int proc_pt_own(struct proc *p, uint64_t va, bool write);
-int proc_own_range(struct proc *p, uint64_t lo, uint64_t hi);
+int proc_own_range(struct proc *p, uint64_t lo, uint64_t hi, bool unmap);
 int proc_split_2m(struct proc *p, uint64_t unit, uint64_t *stat);
 int proc_user_populate(struct proc *p, uint64_t addr, uint64_t len, bool write);
 

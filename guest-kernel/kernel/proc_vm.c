@@ -253,7 +253,7 @@ long proc_sys_munmap(struct proc *p, uint64_t addr, uint64_t len)
 		    !proc_free_slots(p))
 			return -SYS_ENOMEM;
 	if (proc_split_ends(p, addr, end, -1, &proc_stats.split_munmap) ||
-	    proc_own_range(p, addr, end))
+	    proc_own_range(p, addr, end, true))
 		return -SYS_ENOMEM;
 	for (int i = 1; i < PROC_REGIONS; i++) {
 		struct proc_region *r = &p->region[i];
@@ -398,7 +398,7 @@ long proc_sys_mprotect(struct proc *p, uint64_t addr, uint64_t len, uint64_t pro
 			need += proc_cuts(&p->region[i], addr) + proc_cuts(&p->region[i], end);
 	if (need > proc_free_slots(p) ||
 	    proc_split_ends(p, addr, end, (int)prot, &proc_stats.split_mprotect) ||
-	    proc_own_range(p, addr, end))
+	    proc_own_range(p, addr, end, false))
 		return -SYS_ENOMEM;
 	for (int i = 1; i < PROC_REGIONS; i++) {
 		struct proc_region *r = &p->region[i];

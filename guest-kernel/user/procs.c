@@ -321,18 +321,22 @@ static inline uint64_t u_gen(long level, long round)
  * view; q[1 + l] is level l's own value.  A child must see its parent's
  * value from before the fork (not the parent's write after it) and every
  * ancestor's; it then writes its own.  A parent must see its own write
- * after its child exited, none of the child's.  Errors; each child's
- * errors come back as its exit status.
+ * after its child exited, none of the child's.  The 2 MiB-aligned 4 KiB
+ * region z (one page table, which fork=shared shares down the generations)
+ * is unmapped whole by the last generation: every ancestor's z stays.
+ * Errors; each child's errors come back as its exit status.
  */
 static long u_generations(void)
 {
 	uint64_t *q = (uint64_t *)u_sys(SYS_MMAP, 0, U_PAGE, U_RW, 0);
 	uint64_t *h = (uint64_t *)u_sys(SYS_MMAP, 0, U_2M, U_RW, SYS_MAP_2M);
+	uint64_t *z = (uint64_t *)u_sys(SYS_MMAP, AS_USER_BASE + (1l << 30), U_2M, U_RW, 0);
 	long level = 0, e = 0;
 
-	if ((long)q < 0 || (long)h < 0)
+	if ((long)q < 0 || (long)h < 0 || (long)z < 0)
 		return 1;
 	q[0] = q[1] = h[0] = u_gen(0, 0);
+	z[0] = z[U_2M / 8 - 1] = u_gen(0, 2);
 	while (level < U_GENS - 1) {
 		long pid = u_sys(SYS_FORK, 0, 0, 0, 0), w;
 		int st = -1;
@@ -352,11 +356,14 @@ static long u_generations(void)
 		w = u_sys(SYS_WAIT, (long)&st, 0, 0, 0);
 		e += w != pid || st != 0;
 		e += q[0] != u_gen(level, 1) || h[0] != u_gen(level, 1) || q[2 + level] != 0;
+		e += z[0] != u_gen(0, 2) || z[U_2M / 8 - 1] != u_gen(0, 2);
 		for (long l = 0; l <= level; l++)
 			e += q[1 + l] != u_gen(l, 0);
 		break;
 	}
 	e += u_sys(SYS_MUNMAP, (long)h, U_2M, 0, 0) != 0;
+	if (level == U_GENS - 1)        /* the last generation: its parent checks z after */
+		e += u_sys(SYS_MUNMAP, (long)z, U_2M, 0, 0) != 0;
 	return e;
 }
 

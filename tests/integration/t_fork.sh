@@ -61,8 +61,9 @@ for fork in eager shared; do
 		expect_json "$J" '.guest.frames_free_before == .guest.frames_free_after' "$what: every frame back"
 		if [ $fork = shared ]; then
 			expect_json "$J" '.guest.privatized > 0' "$what: shared tables copied"
+			expect_json "$J" '.guest.unlinked >= 1' "$what: a shared table unmapped whole is unlinked, not copied"
 		else
-			expect_json "$J" '.guest.privatized == 0' "$what: no table copied"
+			expect_json "$J" '.guest.privatized == 0 and .guest.unlinked == 0' "$what: no table copied or unlinked"
 		fi
 	done
 done
