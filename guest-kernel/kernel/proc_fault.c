@@ -129,41 +129,63 @@ int proc_pt_own(struct proc *p, uint64_t va, bool write)
 	return 0;
 }
 
-/* The PD entry linking a page table p shares with other processes (fork=shared) at span, or 0. */
-static uint64_t proc_pt_shared(const struct proc *p, uint64_t span)
+/* The PD entry linking a page table (not a 2 MiB page) at span in p, or 0. */
+static uint64_t proc_pt_link(const struct proc *p, uint64_t span)
 {
 	uint64_t *pde = pt_walk(p->as.pml4, span, PT_LEVEL_2M, false);
 	uint64_t d = pde ? mm_read_pte(pde, PT_LEVEL_2M) : 0;
 
-	if (!(d & PTE_P) || (d & (PTE_PS | PTE_W)) || frame_refs_4k(d & PTE_ADDR) < 2)
-		return 0;
-	return d;
+	return (d & PTE_P) && !(d & PTE_PS) ? d : 0;
 }
 
 /*
- * CPL0, munmap of all of span: p's link to the shared table there goes (PD
- * entry cleared, the span's TLB entries flushed: the entry linked a
- * table) and its use count drops by one.  Its frames stay referenced by
- * the table for the processes still using it, as at as_destroy.
+ * CPL0, munmap of all of span: p's page table there (PD entry d) goes as
+ * a whole.  One p shares (fork=shared: no W, use count > 1) is not copied
+ * only to be emptied: p's link is cleared and one use dropped, its frames
+ * staying referenced by the table for the others, as at as_destroy
+ * (proc_stats.unlinked).  One of p's own is emptied (one record), unlinked
+ * and unpinned in the same lazy section, then its frames and itself are
+ * freed (proc_stats.tables_freed), as Linux frees page tables under an
+ * unmapped range: so mmap/munmap churn at new addresses (mmap's addresses
+ * only grow) leaves no empty tables behind.  The span's TLB entries are
+ * flushed (the entry linked a table).
  */
-static void proc_pt_unlink(struct proc *p, uint64_t span, uint64_t d)
+static void proc_pt_drop(struct proc *p, uint64_t span, uint64_t d)
 {
+	const uint64_t *pt = (const uint64_t *)(uintptr_t)(d & PTE_ADDR);
+	bool shared = !(d & PTE_W) && frame_refs_4k(d & PTE_ADDR) > 1;
+	uint64_t nf = 0;
+
+	for (unsigned k = 0; !shared && k < 512; k++) {
+		uint64_t t = mm_read_pte(&pt[k], PT_LEVEL_4K);
+
+		if (t & PTE_P)
+			proc_frames[nf++] = t & PTE_ADDR;
+	}
 	mm_lazy_enter();
+	if (!shared)
+		mm_clear_range_in(p->as.pml4, PT_LEVEL_4K, span, 512);
 	mm_clear_range_in(p->as.pml4, PT_LEVEL_2M, span, 1);
 	mm_flush_tlb(span, PAGE_SIZE_2M / PAGE_SIZE_4K);
+	if (!shared)
+		mm_unpin(d & PTE_ADDR, PT_LEVEL_4K);
 	mm_lazy_leave();
-	frame_free_4k(d & PTE_ADDR);            /* never the last use */
-	proc_stats.unlinked++;
+	while (nf)
+		frame_free_4k(proc_frames[--nf]);
+	frame_free_4k(d & PTE_ADDR);            /* shared: one use less, never the last */
+	if (shared)
+		proc_stats.unlinked++;
+	else
+		proc_stats.tables_freed++;
 }
 
 /*
  * CPL0: every page table under the regions' part of [lo, hi) (4 KiB units;
  * proc_pt_own passes over 2 MiB entries) made p's own (proc_pt_own) before
  * munmap or mprotect changes it, so that a failure (-SYS_ENOMEM) comes
- * before any change p could see.  With unmap (munmap), a shared table
- * whose whole span lies in [lo, hi) is not copied only to be emptied:
- * once nothing can fail any more, p's link to it is dropped instead
- * (proc_pt_unlink).
+ * before any change p could see.  With unmap (munmap), a page table whose
+ * whole span lies in [lo, hi) is not made p's own but, once nothing can
+ * fail any more, dropped whole (proc_pt_drop).
  */
 int proc_own_range(struct proc *p, uint64_t lo, uint64_t hi, bool unmap)
 {
@@ -176,11 +198,11 @@ int proc_own_range(struct proc *p, uint64_t lo, uint64_t hi, bool unmap)
 				uint64_t span = va & ~(PAGE_SIZE_2M - 1), d = 0;
 
 				if (unmap && span >= lo && span + PAGE_SIZE_2M <= hi)
-					d = proc_pt_shared(p, span);
+					d = proc_pt_link(p, span);
 				if (pass == 0 && !d && proc_pt_own(p, va, false))
 					return -SYS_ENOMEM;
 				if (pass == 1 && d)
-					proc_pt_unlink(p, span, d);
+					proc_pt_drop(p, span, d);
 			}
 		}
 	return 0;

@@ -154,6 +154,7 @@ static long procs_init(void *arg)
 	report("cow_copies", (int64_t)proc_stats.cow_copies, 0);
 	report("privatized", (int64_t)proc_stats.privatized, 0);
 	report("unlinked", (int64_t)proc_stats.unlinked, 0);
+	report("tables_freed", (int64_t)proc_stats.tables_freed, 0);
 	report("frames_free_before", (int64_t)free_before, 0);
 	report("frames_free_after", (int64_t)free_after, 0);
 	printf("procs: %d exited as expected, %d killed as expected, %d errors\n", ok, killed, errors);

@@ -65,6 +65,8 @@ for fork in eager shared; do
 		else
 			expect_json "$J" '.guest.privatized == 0 and .guest.unlinked == 0' "$what: no table copied or unlinked"
 		fi
+		# the workers' last munmap takes whole split units: their own tables go
+		expect_json "$J" '.guest.tables_freed >= 2' "$what: tables of spans unmapped whole freed"
 	done
 done
 

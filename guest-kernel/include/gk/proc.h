@@ -101,6 +101,7 @@ struct proc_stats {
 	uint64_t shared_tables; /* page tables the last fork shared (fork=shared) */
 	uint64_t privatized;    /* shared page tables copied by a process changing them */
 	uint64_t unlinked;      /* ... a process unmapped whole: only its link dropped */
+	uint64_t tables_freed;  /* a process's own page tables freed by a munmap of their span */
 	uint64_t huge_units;    /* 2 MiB units a SYS_MAP_2M mmap mapped with a 2 MiB entry */
 	uint64_t small_units;   /* ... that fell back to 4 KiB pages (no 2 MiB frame left) */
 	uint64_t split_munmap;  /* 2 MiB pages split into 4 KiB ones: by a partial munmap, */
