@@ -154,14 +154,8 @@ static void proc_pt_drop(struct proc *p, uint64_t span, uint64_t d)
 {
 	const uint64_t *pt = (const uint64_t *)(uintptr_t)(d & PTE_ADDR);
 	bool shared = !(d & PTE_W) && frame_refs_4k(d & PTE_ADDR) > 1;
-	uint64_t nf = 0;
+	uint64_t nf = shared ? 0 : as_pt_frames(pt, 512, proc_frames);
 
-	for (unsigned k = 0; !shared && k < 512; k++) {
-		uint64_t t = mm_read_pte(&pt[k], PT_LEVEL_4K);
-
-		if (t & PTE_P)
-			proc_frames[nf++] = t & PTE_ADDR;
-	}
 	mm_lazy_enter();
 	if (!shared)
 		mm_clear_range_in(p->as.pml4, PT_LEVEL_4K, span, 512);

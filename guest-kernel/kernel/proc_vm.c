@@ -214,17 +214,12 @@ static void proc_unmap_4k(struct proc *p, uint64_t lo, uint64_t hi)
 	uint64_t n;
 
 	for (uint64_t va = lo; va < hi; va += n * PAGE_SIZE_4K) {
-		uint64_t *e = pt_walk(p->as.pml4, va, PT_LEVEL_4K, false), nf = 0;
+		uint64_t *e = pt_walk(p->as.pml4, va, PT_LEVEL_4K, false), nf;
 
 		n = 512 - ((va / PAGE_SIZE_4K) & 511);
 		if (n > (hi - va) / PAGE_SIZE_4K)
 			n = (hi - va) / PAGE_SIZE_4K;
-		for (uint64_t i = 0; e && i < n; i++) {
-			uint64_t t = mm_read_pte(&e[i], PT_LEVEL_4K);
-
-			if (t & PTE_P)
-				proc_frames[nf++] = t & PTE_ADDR;
-		}
+		nf = e ? as_pt_frames(e, n, proc_frames) : 0;
 		if (!nf)
 			continue;
 		mm_clear_range_in(p->as.pml4, PT_LEVEL_4K, va, n);

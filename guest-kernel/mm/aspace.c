@@ -76,6 +76,19 @@ int as_level(const struct aspace *as, uint64_t va)
 	return level;
 }
 
+uint64_t as_pt_frames(const uint64_t *e, uint64_t n, uint64_t *out)
+{
+	uint64_t nf = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t t = mm_read_pte(&e[i], PT_LEVEL_4K);
+
+		if (t & PTE_P)
+			out[nf++] = t & PTE_ADDR;
+	}
+	return nf;
+}
+
 int as_split_2m(struct aspace *as, uint64_t va, uint64_t f0)
 {
 	uint64_t *pde = pt_walk(as->pml4, va, PT_LEVEL_2M, false);
@@ -84,7 +97,7 @@ int as_split_2m(struct aspace *as, uint64_t va, uint64_t f0)
 
 	if (va % PAGE_SIZE_2M || (d & (PTE_P | PTE_PS)) != (PTE_P | PTE_PS))
 		return -1;
-	/* Through the channel: the VMM fills the 511 entries of the run, not CPL0. */
+	/* A run of 511 entries is one record: in batched mode the VMM fills them, not CPL0. */
 	mm_lazy_enter();
 	mm_clear_range_in(as->pml4, PT_LEVEL_2M, va, 1);
 	if (mm_map_range_in(as->pml4, PT_LEVEL_4K, va, 1, f0, flags) ||
@@ -110,8 +123,7 @@ static void as_destroy_pd(struct aspace *as, uint64_t *pd, uint64_t va)
 	uint64_t npt = 0, nshared = 0, pts[512], n2m = 0;
 
 	for (unsigned j = 0; j < 512; j++) {
-		uint64_t d = mm_read_pte(&pd[j], PT_LEVEL_2M), nf = 0;
-		uint64_t *pt = (uint64_t *)(uintptr_t)(d & PTE_ADDR);
+		uint64_t d = mm_read_pte(&pd[j], PT_LEVEL_2M), nf;
 
 		if (!(d & PTE_P) || (d & PTE_PS))
 			continue;
@@ -119,12 +131,7 @@ static void as_destroy_pd(struct aspace *as, uint64_t *pd, uint64_t va)
 			pts[511 - nshared++] = d & PTE_ADDR;    /* from the top: npt + nshared <= 512 */
 			continue;
 		}
-		for (unsigned k = 0; k < 512; k++) {
-			uint64_t t = mm_read_pte(&pt[k], PT_LEVEL_4K);
-
-			if (t & PTE_P)
-				as_frames[nf++] = t & PTE_ADDR;
-		}
+		nf = as_pt_frames((const uint64_t *)(uintptr_t)(d & PTE_ADDR), 512, as_frames);
 		mm_clear_range_in(as->pml4, PT_LEVEL_4K, va + ((uint64_t)j << 21), 512);
 		mm_sync();
 		while (nf)

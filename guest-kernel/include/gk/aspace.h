@@ -75,6 +75,11 @@ void as_destroy(struct aspace *as);
 uint64_t as_lookup(const struct aspace *as, uint64_t va);
 /* The level of the leaf mapping va: PT_LEVEL_4K, PT_LEVEL_2M, 3 (1 GiB); 0 when unmapped. */
 int as_level(const struct aspace *as, uint64_t va);
+/*
+ * The frames of the present entries among the n 4 KiB entries from e (in
+ * one page table), into out (room for n); how many.  Through mm_read_pte.
+ */
+uint64_t as_pt_frames(const uint64_t *e, uint64_t n, uint64_t *out);
 /* Whether va lies in the user image (.utext), readable by every process. */
 bool as_in_user_image(uint64_t va, uint64_t len);
 
