@@ -8,16 +8,16 @@
 # fragmented (fragment=1 keep=K); a partial munmap or mprotect and
 # copy-on-write after fork split a 2 MiB page into 4 KiB ones (ops=1).
 source "$(dirname "$0")/lib.sh" "$@"
+source "$(dirname "$0")/../hugepool.sh"
 MIB=1048576
-HP=/sys/kernel/mm/hugepages/hugepages-2048kB
 NEED=40         # 64M of guest RAM and some to spare
 
 refused "--hugepages and --swap do not go together" "--hugepages with --swap" -m 64M --hugepages \
 	--swap "$TMP" --resident 8M "$GUEST"
 refused "--hugepages and --anon-ram do not go together" "--hugepages with --anon-ram" -m 64M \
 	--hugepages --anon-ram "$GUEST"
-if [ -d $HP ]; then
-	avail=$(( $(cat $HP/free_hugepages) - $(cat $HP/resv_hugepages) ))
+if [ -d $HUGEPOOL ]; then
+	avail=$(hugepool_avail)
 	mb=$(( (avail + 1) * 2 ))
 	[ $mb -lt 64 ] && mb=64
 	if [ $mb -le 4096 ]; then
@@ -27,19 +27,8 @@ if [ -d $HP ]; then
 fi
 
 need_kvm
-[ -d $HP ] || { echo "SKIP: no 2 MiB hugetlb pool on this host"; exit 77; }
-ORIG=$(cat $HP/nr_hugepages)
-restore() { [ "$(cat $HP/nr_hugepages)" = "$ORIG" ] || echo "$ORIG" > $HP/nr_hugepages; }
-trap 'restore; rm -rf "$TMP"' EXIT
-avail=$(( $(cat $HP/free_hugepages) - $(cat $HP/resv_hugepages) ))
-if [ $avail -lt $NEED ]; then
-	echo $(( ORIG + NEED - avail )) > $HP/nr_hugepages 2>/dev/null
-	avail=$(( $(cat $HP/free_hugepages) - $(cat $HP/resv_hugepages) ))
-	if [ $avail -lt $NEED ]; then
-		echo "SKIP: $NEED free 2 MiB huge pages could not be reserved (have $avail)"
-		exit 77
-	fi
-fi
+trap 'hugepool_restore; rm -rf "$TMP"' EXIT
+hugepool_reserve $NEED || { echo "SKIP: $HUGEPOOL_WHY"; exit 77; }
 
 J=$TMP/hello.json
 run_vmm -q -m 64M --hugepages --stats "$J" "$GUEST" -- workload=hello
@@ -160,5 +149,5 @@ what="memtest --hugepages"
 run_vmm -q -m 64M --hugepages "$GUEST" -- workload=memtest size=16M
 expect_status 0 "$what"
 
-restore
+hugepool_restore
 finish
