@@ -45,6 +45,14 @@ void *memset(void *dst, int c, size_t n)
 	return dst;
 }
 
+void *memset64(uint64_t *dst, uint64_t v, size_t n)
+{
+	void *d = dst;
+
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(v) : "memory");
+	return dst;
+}
+
 int memcmp(const void *a, const void *b, size_t n)
 {
 	const unsigned char *x = a, *y = b;

@@ -305,10 +305,11 @@ void frame_split_2m(uint64_t pa)
 {
 	unsigned refs = *frame_ref2m_of(pa);
 	struct frame_chunk *h = (struct frame_chunk *)(uintptr_t)pa;
-
 	memset(h, 0, sizeof(*h));
-	for (unsigned i = 1; i < FRAME_PER_CHUNK; i++)
-		h->ref[i] = (uint16_t)refs;
+	/* all counts in one instruction: on a PVM host each CPL0 instruction is emulated */
+	_Static_assert(sizeof(h->ref) % 8 == 0, "ref[] in whole words");
+	memset64((uint64_t *)(void *)h->ref, refs * 0x0001000100010001ull, sizeof(h->ref) / 8);
+	h->ref[0] = 0;                  /* frame 0: this header */
 	h->carve = FRAME_PER_CHUNK;
 	h->dirty = true;
 	h->prev = h->next = FRAME_NONE;

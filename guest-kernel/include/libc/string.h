@@ -3,10 +3,13 @@
 #define GK_LIBC_STRING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void *memcpy(void *dst, const void *src, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
 void *memset(void *dst, int c, size_t n);
+/* Not ISO C (Linux's memset64): n 64-bit words at dst set to v, one rep stosq. */
+void *memset64(uint64_t *dst, uint64_t v, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 void *memchr(const void *s, int c, size_t n);
 size_t strlen(const char *s);
