@@ -43,13 +43,28 @@ uint64_t proc_pt_end(uint64_t va, uint64_t end)
 	return next < end ? next : end;
 }
 
+/* The PD entry over va in p, 0 when there is no PD. */
+static uint64_t proc_pde(const struct proc *p, uint64_t va)
+{
+	uint64_t *pde = pt_walk(p->as.pml4, va & ~(PAGE_SIZE_2M - 1), PT_LEVEL_2M, false);
+
+	return pde ? mm_read_pte(pde, PT_LEVEL_2M) : 0;
+}
+
 /* The 2 MiB entry (P and PS set) that maps va in p, or 0. */
 uint64_t proc_huge_entry(const struct proc *p, uint64_t va)
 {
-	uint64_t *pde = pt_walk(p->as.pml4, va & ~(PAGE_SIZE_2M - 1), PT_LEVEL_2M, false);
-	uint64_t d = pde ? mm_read_pte(pde, PT_LEVEL_2M) : 0;
+	uint64_t d = proc_pde(p, va);
 
 	return (d & (PTE_P | PTE_PS)) == (PTE_P | PTE_PS) ? d : 0;
+}
+
+/* The PD entry over va in p when it links a page table (not a 2 MiB page), or 0. */
+uint64_t proc_pt_link(const struct proc *p, uint64_t va)
+{
+	uint64_t d = proc_pde(p, va);
+
+	return (d & PTE_P) && !(d & PTE_PS) ? d : 0;
 }
 
 /*
@@ -127,15 +142,6 @@ int proc_pt_own(struct proc *p, uint64_t va, bool write)
 	mm_protect_range_in(p->as.pml4, PT_LEVEL_2M, span, 1, PTE_W, 0);
 	mm_lazy_leave();
 	return 0;
-}
-
-/* The PD entry linking a page table (not a 2 MiB page) at span in p, or 0. */
-static uint64_t proc_pt_link(const struct proc *p, uint64_t span)
-{
-	uint64_t *pde = pt_walk(p->as.pml4, span, PT_LEVEL_2M, false);
-	uint64_t d = pde ? mm_read_pte(pde, PT_LEVEL_2M) : 0;
-
-	return (d & PTE_P) && !(d & PTE_PS) ? d : 0;
 }
 
 /*

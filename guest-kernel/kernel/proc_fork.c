@@ -164,16 +164,13 @@ static void proc_fork_link(struct proc *p, struct proc *c, int ri)
 	uint64_t run = 0, n = 0;
 
 	for (uint64_t va = r->start; va < r->end; va = proc_pt_end(va, r->end)) {
-		uint64_t span = va & ~(PAGE_SIZE_2M - 1), *pde, d;
+		uint64_t span = va & ~(PAGE_SIZE_2M - 1), d = proc_pt_link(p, span);
 
-		pde = pt_walk(p->as.pml4, span, PT_LEVEL_2M, false);
-		d = pde ? mm_read_pte(pde, PT_LEVEL_2M) : 0;
-		if (!(d & PTE_P) || (d & PTE_PS) || proc_span_done(p, ri, span) ||
-		    (n && span != run + n * PAGE_SIZE_2M)) {
+		if (!d || proc_span_done(p, ri, span) || (n && span != run + n * PAGE_SIZE_2M)) {
 			proc_fork_link_run(p, c, run, n);
 			n = 0;
 		}
-		if (!(d & PTE_P) || (d & PTE_PS) || proc_span_done(p, ri, span))
+		if (!d || proc_span_done(p, ri, span))
 			continue;
 		if (!n)
 			run = span;

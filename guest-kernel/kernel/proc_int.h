@@ -65,6 +65,7 @@ uint64_t proc_pte_flags(unsigned prot);
 const struct proc_region *proc_region_at(const struct proc *p, uint64_t va);
 uint64_t proc_pt_end(uint64_t va, uint64_t end);
 uint64_t proc_huge_entry(const struct proc *p, uint64_t va);
+uint64_t proc_pt_link(const struct proc *p, uint64_t va);
 bool proc_unit_2m(const struct proc *p, uint64_t va);
 int proc_pt_own(struct proc *p, uint64_t va, bool write);
 int proc_own_range(struct proc *p, uint64_t lo, uint64_t hi, bool unmap);
